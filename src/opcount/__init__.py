@@ -1,0 +1,27 @@
+"""opcount: exact per-operator FLOPs, MACs and bytes of PyTorch runs, per module, both passes.
+
+A ``TorchDispatchMode`` sees every aten op of a real run; formulas are pure functions of shapes;
+a module tracker attributes forward and backward ops to the module call that did the work.
+"""
+
+from __future__ import annotations
+
+from .counter import OpCounter
+from .errors import OpCountError, UnsupportedOpError
+from .formulas import CATEGORIES, register_formula
+from .params import count_params
+from .report import COLUMNS, read_csv
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CATEGORIES",
+    "COLUMNS",
+    "OpCountError",
+    "OpCounter",
+    "UnsupportedOpError",
+    "__version__",
+    "count_params",
+    "read_csv",
+    "register_formula",
+]

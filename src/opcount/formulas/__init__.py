@@ -1,0 +1,31 @@
+"""Cost formulas: the registry, the built-in formulas by op family, and the free-op set.
+
+Importing this package registers every built-in formula in :data:`REGISTRY`.
+"""
+
+from __future__ import annotations
+
+from . import attention, conv, matmul  # noqa: F401  (importing registers the formulas)
+from .free import FREE_OPS
+from .registry import (
+    CATEGORIES,
+    REGISTRY,
+    Cost,
+    Formula,
+    FormulaFn,
+    Registry,
+    register_formula,
+    to_packet,
+)
+
+__all__ = [
+    "CATEGORIES",
+    "FREE_OPS",
+    "REGISTRY",
+    "Cost",
+    "Formula",
+    "FormulaFn",
+    "Registry",
+    "register_formula",
+    "to_packet",
+]

@@ -1,0 +1,223 @@
+"""DataFrames from the event store: the per-op rows and the aggregates computed from them.
+
+Every aggregate is a group-by over :func:`rows_frame`, so a user can re-derive any total from the
+rows (or from the CSV) with pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .decisions import OpInfo
+from .events import STATUSES, EventStore
+from .tracker import PHASES
+
+COLUMNS = (
+    "seq", "op", "overload", "category", "status", "flops", "macs", "bytes_read",
+    "bytes_written", "module", "module_type", "call", "phase", "fwd_seq", "dtype", "device",
+    "shapes",
+)
+"""The row schema, in order. Names are public API."""
+
+INTEGER_COLUMNS = ("seq", "flops", "macs", "bytes_read", "bytes_written", "call", "fwd_seq")
+
+
+def _int_column(values: Sequence[int]) -> np.ndarray:
+    """Integers as int64, or Python ints (object) if any value does not fit."""
+    try:
+        return np.asarray(values, dtype=np.int64)
+    except OverflowError:
+        return np.asarray(values, dtype=object)
+
+
+def _dtype_name(dtype: Any) -> str:
+    return "" if dtype is None else str(dtype).replace("torch.", "")
+
+
+def _shapes_text(shapes: tuple[Any, ...]) -> str:
+    return "[" + ", ".join(str(list(s)) for s in shapes) + "]"
+
+
+def rows_frame(
+    events: EventStore,
+    ops: Sequence[OpInfo],
+    frames: Sequence[tuple[str, str, int, int]],
+) -> pd.DataFrame:
+    """One row per op call, columns as :data:`COLUMNS`."""
+    n = len(events)
+    op_ids = np.asarray(events.op_ids, dtype=np.int64)
+    frame_ids = np.asarray(events.frames, dtype=np.int64)
+    op_names = np.array([o.op for o in ops] or [""], dtype=object)
+    overloads = np.array([o.overload for o in ops] or [""], dtype=object)
+    categories = np.array([o.category for o in ops] or [""], dtype=object)
+    modules = np.array([f[0] for f in frames], dtype=object)
+    module_types = np.array([f[1] for f in frames], dtype=object)
+    calls = np.array([f[2] for f in frames], dtype=np.int64)
+    statuses = np.array(STATUSES, dtype=object)
+    phases = np.array(PHASES, dtype=object)
+    dtype_names = {d: _dtype_name(d) for d in set(events.dtypes)}
+    device_names = {d: "" if d is None else str(d) for d in set(events.devices)}
+    data = {
+        "seq": np.arange(n, dtype=np.int64),
+        "op": op_names[op_ids] if n else np.array([], dtype=object),
+        "overload": overloads[op_ids] if n else np.array([], dtype=object),
+        "category": categories[op_ids] if n else np.array([], dtype=object),
+        "status": statuses[np.asarray(events.statuses, dtype=np.int64)],
+        "flops": _int_column(events.flops),
+        "macs": _int_column(events.macs),
+        "bytes_read": _int_column(events.bytes_read),
+        "bytes_written": _int_column(events.bytes_written),
+        "module": modules[frame_ids],
+        "module_type": module_types[frame_ids],
+        "call": calls[frame_ids],
+        "phase": phases[np.asarray(events.phases, dtype=np.int64)],
+        "fwd_seq": np.asarray(events.fwd_seqs, dtype=np.int64),
+        "dtype": np.array([dtype_names[d] for d in events.dtypes], dtype=object),
+        "device": np.array([device_names[d] for d in events.devices], dtype=object),
+        "shapes": np.array([_shapes_text(s) for s in events.shapes], dtype=object),
+    }
+    return pd.DataFrame(data, columns=list(COLUMNS))
+
+
+def read_csv(path: Any) -> pd.DataFrame:
+    """Read a CSV written by ``OpCounter.to_csv`` back into the exact DataFrame.
+
+    Empty strings (the root module's name ``""``) stay strings instead of becoming NaN.
+    """
+    frame = pd.read_csv(path, keep_default_na=False, dtype={c: str for c in COLUMNS
+                                                            if c not in INTEGER_COLUMNS})
+    for column in INTEGER_COLUMNS:
+        frame[column] = frame[column].astype(np.int64)
+    return frame
+
+
+def _ancestors(name: str, known: set[str]) -> list[str]:
+    """The module paths enclosing ``name`` that ran (``"a.b"`` -> ``"a"``, ``""``)."""
+    found = []
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        parent = ".".join(parts[:i])
+        if parent in known:
+            found.append(parent)
+    if name and not name.startswith("<") and "" in known:
+        found.append("")
+    return found
+
+
+def module_depth(name: str) -> int:
+    """0 for the root ``""``, 1 for ``"layer1"``, 2 for ``"layer1.0"``."""
+    return 0 if name == "" else name.count(".") + 1
+
+
+def by_module(
+    rows: pd.DataFrame,
+    frames: Sequence[tuple[str, str, int, int]],
+    depth: int | None = None,
+    phase: str | None = None,
+) -> pd.DataFrame:
+    """Per module: self and inclusive FLOPs and MACs, in total and per phase, and call counts.
+
+    ``self_*`` columns hold the module's own ops (their sum over all modules is the total);
+    the unprefixed columns include every module nested below it in the call path.
+    """
+    if phase is not None:
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
+        rows = rows[rows["phase"] == phase]
+    names: dict[str, str] = {}
+    calls: dict[str, int] = {}
+    for fqn, module_type, _call, frame_phase in frames:
+        names.setdefault(fqn, module_type)
+        if frame_phase == 0:
+            calls[fqn] = calls.get(fqn, 0) + 1
+    known = set(names)
+    metrics = ["flops", "macs"]
+    value_columns = []
+    for p in PHASES:
+        for m in metrics:
+            value_columns.append(f"{p}_{m}")
+    pivot = rows.pivot_table(
+        index="module", columns="phase", values=metrics, aggfunc="sum", fill_value=0
+    )
+    self_values: dict[str, dict[str, int]] = {n: dict.fromkeys(value_columns, 0) for n in names}
+    for (metric, p), series in pivot.items():
+        for module, value in series.items():
+            self_values.setdefault(str(module), dict.fromkeys(value_columns, 0))
+            self_values[str(module)][f"{p}_{metric}"] = int(value)
+    inclusive = {n: dict(v) for n, v in self_values.items()}
+    for name, values in self_values.items():
+        for parent in _ancestors(name, known):
+            target = inclusive[parent]
+            for column, value in values.items():
+                target[column] += value
+    records = []
+    for name, own in self_values.items():
+        incl = inclusive[name]
+        record: dict[str, Any] = {
+            "module": name,
+            "module_type": names.get(name, ""),
+            "depth": module_depth(name) if not name.startswith("<") else 0,
+            "calls": calls.get(name, 0),
+            "flops": sum(incl[f"{p}_flops"] for p in PHASES),
+            "macs": sum(incl[f"{p}_macs"] for p in PHASES),
+            "self_flops": sum(own[f"{p}_flops"] for p in PHASES),
+            "self_macs": sum(own[f"{p}_macs"] for p in PHASES),
+        }
+        for column in value_columns:
+            record[column] = incl[column]
+        for column in value_columns:
+            record[f"self_{column}"] = own[column]
+        records.append(record)
+    frame = pd.DataFrame.from_records(records)
+    if frame.empty:
+        return frame
+    order = _tree_order(list(frame["module"]))
+    frame = frame.set_index("module").loc[order].reset_index()
+    if depth is not None:
+        frame = frame[frame["depth"] <= depth].reset_index(drop=True)
+    return frame
+
+
+def _tree_order(names: list[str]) -> list[str]:
+    """Modules in tree order: root first, children after their parent, specials last."""
+    regular = sorted((n for n in names if not n.startswith("<")), key=lambda n: n.split("."))
+    special = sorted(n for n in names if n.startswith("<"))
+    # keep numeric children (layer1.10 after layer1.9) in call-path order
+    regular.sort(key=lambda n: [(0, int(p)) if p.isdigit() else (1, p) for p in n.split(".")]
+                 if n else [])
+    return regular + special
+
+
+def by_op(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per aten op: calls, FLOPs, MACs and bytes, most FLOPs first."""
+    grouped = rows.groupby(["op", "category", "status"], as_index=False, sort=False).agg(
+        calls=("seq", "size"),
+        flops=("flops", "sum"),
+        macs=("macs", "sum"),
+        bytes_read=("bytes_read", "sum"),
+        bytes_written=("bytes_written", "sum"),
+    )
+    return grouped.sort_values(["flops", "calls"], ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+
+
+def unsupported_ops(rows: pd.DataFrame, errors: dict[int, str]) -> pd.DataFrame:
+    """Ops without a formula: name, calls, the modules that ran them, and any formula error."""
+    unsupported = rows[rows["status"] == "unsupported"]
+    records = []
+    for op, group in unsupported.groupby("op", sort=True):
+        reasons = sorted({errors[s] for s in group["seq"] if s in errors})
+        records.append(
+            {
+                "op": op,
+                "calls": len(group),
+                "modules": sorted(set(group["module"])),
+                "reason": "; ".join(reasons) if reasons else "no formula",
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=["op", "calls", "modules", "reason"])

@@ -1,0 +1,195 @@
+"""Which module each op belongs to: module call stack, call paths, autograd sequence map, phases.
+
+Forward ops take the innermost module on a stack kept by global forward pre/post hooks. Backward
+ops take the module of the forward op whose autograd node is running: during forward, every op
+that creates a node is remembered under the node's sequence number; during backward, the running
+node's ``_sequence_nr()`` finds it again. The tracker only observes: it never touches inputs,
+outputs or the model, and records inconsistencies instead of raising into user code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+OUTSIDE = "<outside>"
+"""Module name of ops run outside every module (e.g. a loss computed on the model's output)."""
+
+UNATTRIBUTED = "<unattributed>"
+"""Module name of backward ops whose autograd node was created before the counter started."""
+
+FORWARD, BACKWARD, RECOMPUTE = 0, 1, 2
+PHASES = ("forward", "backward", "recompute")
+
+ACCUMULATE_GRAD_SEQ = 2**64 - 1
+"""``_sequence_nr()`` of AccumulateGrad nodes, which belong to a parameter, not a forward op."""
+
+_get_sequence_nr = torch._C._autograd._get_sequence_nr
+_current_node = torch._C._current_autograd_node
+_graph_task_id = getattr(torch._C, "_current_graph_task_id", None)
+
+
+def in_backward() -> bool:
+    """Whether autograd's engine is running a backward pass on this thread."""
+    if _graph_task_id is not None:
+        return bool(_graph_task_id() != -1)
+    return _current_node() is not None
+
+
+class ModuleTracker:
+    """Keeps the module call stack and maps autograd nodes to the forward op that made them.
+
+    Frames are integers indexing :attr:`frames`, a table of ``(fqn, module_type, call, phase)``;
+    frame 0 is :data:`OUTSIDE` and frame 1 :data:`UNATTRIBUTED`.
+    """
+
+    def __init__(self, model: nn.Module | None = None) -> None:
+        self.frames: list[tuple[str, str, int, int]] = [
+            (OUTSIDE, "", 0, FORWARD),
+            (UNATTRIBUTED, "", 0, BACKWARD),
+        ]
+        self.problems: list[str] = []
+        self._stack: list[tuple[nn.Module, int]] = []
+        self._calls: dict[tuple[str, int], int] = {}
+        self._names: dict[tuple[int, int], tuple[nn.Module, nn.Module, str, bool]] = {}
+        self._known: dict[int, tuple[nn.Module, str]] = {}
+        self._roots: dict[int, tuple[nn.Module, str]] = {}
+        self._param_frames: dict[int, int] = {}
+        self._seq_map: dict[int, tuple[int, int]] = {}
+        self._last_seq_nr = _get_sequence_nr()
+        self._handles: list[RemovableHandle] = []
+        if model is not None:
+            for name, module in model.named_modules(remove_duplicate=False):
+                self._known.setdefault(id(module), (module, name))
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        """Install the global module hooks."""
+        reg = nn.modules.module
+        self._handles.append(reg.register_module_forward_pre_hook(self._enter))
+        self._handles.append(reg.register_module_forward_hook(self._exit, always_call=True))
+
+    def detach(self) -> None:
+        """Remove every hook this tracker installed."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _enter(self, module: nn.Module, args: Any) -> None:
+        phase = RECOMPUTE if in_backward() else FORWARD
+        parent = self._stack[-1] if self._stack else None
+        if parent is not None and self.frames[parent[1]][3] != phase:
+            parent = None  # a recompute nested in a forward call: name it on its own
+        fqn = self._fqn(module, parent)
+        key = (fqn, phase)
+        call = self._calls.get(key, 0)
+        self._calls[key] = call + 1
+        frame = len(self.frames)
+        self.frames.append((fqn, type(module).__name__, call, phase))
+        self._stack.append((module, frame))
+        if call == 0 and phase == FORWARD:
+            self._known.setdefault(id(module), (module, fqn))
+            for param in module.parameters(recurse=False):
+                self._param_frames.setdefault(id(param), frame)
+        if phase == RECOMPUTE:
+            # recompute may run on autograd's device thread, whose sequence counter is its own
+            self._last_seq_nr = _get_sequence_nr()
+
+    def _exit(self, module: nn.Module, args: Any, output: Any) -> None:
+        stack = self._stack
+        if stack and stack[-1][0] is module:
+            stack.pop()
+            return
+        for depth in range(len(stack) - 1, -1, -1):
+            if stack[depth][0] is module:
+                self.problems.append(
+                    f"module {self.frames[stack[depth][1]][0]!r} exited with "
+                    f"{len(stack) - 1 - depth} inner module(s) still open"
+                )
+                del stack[depth:]
+                return
+        self.problems.append(f"exit of a {type(module).__name__} that was never entered")
+
+    # -- names -------------------------------------------------------------------------------
+
+    def _fqn(self, module: nn.Module, parent: tuple[nn.Module, int] | None) -> str:
+        """The call path of ``module``: its parent's path plus the attribute naming it there."""
+        if parent is None:
+            return self._root_name(module)
+        parent_module, parent_frame = parent
+        key = (id(parent_module), id(module))
+        cached = self._names.get(key)
+        if cached is None or cached[0] is not module or cached[1] is not parent_module:
+            cached = (module, parent_module, *self._relative(parent_module, module))
+            self._names[key] = cached
+        name, absolute = cached[2], cached[3]
+        if absolute:
+            return name
+        parent_fqn = self.frames[parent_frame][0]
+        return f"{parent_fqn}.{name}" if parent_fqn else name
+
+    def _relative(self, parent: nn.Module, module: nn.Module) -> tuple[str, bool]:
+        """``(name, absolute)``: the attribute path below ``parent``, else the module's own name."""
+        for name, child in parent._modules.items():
+            if child is module:
+                return name, False
+        for name, child in parent.named_modules(remove_duplicate=False):
+            if child is module and name:
+                return name, False
+        known = self._known.get(id(module))
+        if known is not None and known[0] is module:
+            return known[1], True  # called from outside its parent's subtree
+        return f"<{type(module).__name__}>", False
+
+    def _root_name(self, module: nn.Module) -> str:
+        known = self._known.get(id(module))
+        if known is not None and known[0] is module:
+            return known[1]
+        root = self._roots.get(id(module))
+        if root is not None and root[0] is module:
+            return root[1]
+        if not self._roots and not self._known:
+            name = ""
+        else:
+            base = f"<{type(module).__name__}>"
+            taken = {n for _, n in self._roots.values()}
+            name, i = base, 1
+            while name in taken:
+                name, i = f"{base}#{i}", i + 1
+        self._roots[id(module)] = (module, name)
+        self._known.setdefault(id(module), (module, name))
+        return name
+
+    # -- per op ------------------------------------------------------------------------------
+
+    def current_forward_frame(self, seq: int) -> int:
+        """Frame of a forward op; remembers the autograd node it creates, if any."""
+        frame = self._stack[-1][1] if self._stack else 0
+        seq_nr = _get_sequence_nr()
+        if seq_nr != self._last_seq_nr:
+            # this op created the node numbered seq_nr - 1 (the counter is read after creation)
+            self._seq_map[seq_nr - 1] = (frame, seq)
+            self._last_seq_nr = seq_nr
+        return frame
+
+    def backward_frame(self, seq: int) -> tuple[int, int, int]:
+        """``(frame, phase, fwd_seq)`` of op ``seq`` run inside a backward pass."""
+        stack = self._stack
+        if stack and self.frames[stack[-1][1]][3] == RECOMPUTE:
+            return self.current_forward_frame(seq), RECOMPUTE, -1
+        node = _current_node()
+        if node is None:
+            return 1, BACKWARD, -1
+        seq_nr = node._sequence_nr()
+        if seq_nr == ACCUMULATE_GRAD_SEQ:
+            variable = getattr(node, "variable", None)
+            return self._param_frames.get(id(variable), 1), BACKWARD, -1
+        entry = self._seq_map.get(seq_nr)
+        if entry is None:
+            return 1, BACKWARD, -1
+        return entry[0], BACKWARD, entry[1]
+
