@@ -82,7 +82,8 @@ class OpCounter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        assert self._mode is not None and self._tracker is not None
+        assert self._mode is not None
+        assert self._tracker is not None
         try:
             self._mode.__exit__(exc_type, exc, traceback)
         finally:
@@ -109,7 +110,9 @@ class OpCounter:
 
     def _require_run(self) -> CountingMode:
         if self._mode is None:
-            raise OpCountError("nothing counted yet: run your model inside `with OpCounter() as c:`")
+            raise OpCountError(
+                "nothing counted yet: run your model inside `with OpCounter() as c:`"
+            )
         return self._mode
 
     def to_dataframe(self) -> pd.DataFrame:
@@ -179,13 +182,15 @@ class OpCounter:
         for record in table.itertuples(index=False):
             name = record.module if record.module else "(root)"
             indent = "  " * int(record.depth)
-            rows.append([
-                indent + name,
-                record.module_type,
-                format_compute(int(record.forward_macs), "MACs"),
-                format_compute(int(record.forward_flops), "FLOPs"),
-                format_compute(int(record.backward_flops), "FLOPs"),
-            ])
+            rows.append(
+                [
+                    indent + name,
+                    record.module_type,
+                    format_compute(int(record.forward_macs), "MACs"),
+                    format_compute(int(record.forward_flops), "FLOPs"),
+                    format_compute(int(record.backward_flops), "FLOPs"),
+                ]
+            )
         body = render_table(
             ["module", "type", "forward MACs", "forward FLOPs", "backward FLOPs"], rows, "<<>>>"
         )

@@ -14,6 +14,7 @@ import torch
 from torch._C import DispatchKey
 from torch._ops import OpOverload
 
+from .errors import OpCountError
 from .events import COUNTED, FREE, UNSUPPORTED
 from .formulas import FREE_OPS, FormulaFn, Registry
 from .formulas.registry import OpKey, to_packet
@@ -95,9 +96,11 @@ def merge_overrides(base: Registry, overrides: Mapping[OpKey, object] | None) ->
             fn, category = value
         else:
             fn, category = value, None
+        if not callable(fn):
+            raise OpCountError(f"formula for {key!r} must be callable or (callable, category)")
         packet = to_packet(key)
         if category is None:
             existing = base.get(packet)
             category = existing.category if existing is not None else "other"
-        merged.add(packet, fn, category, override=True)  # type: ignore[arg-type]
+        merged.add(packet, fn, category, override=True)
     return merged

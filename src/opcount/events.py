@@ -23,6 +23,7 @@ class EventStore:
         "flops",
         "frames",
         "fwd_seqs",
+        "int_ops",
         "macs",
         "op_ids",
         "phases",
@@ -35,6 +36,7 @@ class EventStore:
         self.statuses: list[int] = []
         self.flops: list[int] = []
         self.macs: list[int] = []
+        self.int_ops: list[int] = []
         self.bytes_read: list[int] = []
         self.bytes_written: list[int] = []
         self.frames: list[int] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
 from torch import Tensor
 from torch._ops import OpOverload
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -16,6 +17,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from .decisions import DecisionTable
 from .events import COUNTED, FREE, UNSUPPORTED, EventStore
 from .tracker import FORWARD, ModuleTracker, in_backward
+
+_INTEGER_DTYPES = frozenset(
+    d
+    for d in vars(torch).values()
+    if isinstance(d, torch.dtype) and not d.is_floating_point and not d.is_complex
+)
 
 
 class CountingMode(TorchDispatchMode):
@@ -46,8 +53,9 @@ class CountingMode(TorchDispatchMode):
             if result is not NotImplemented:
                 return result
         out = func(*args, **kwargs)
-        self._record(decision.op_id, decision.status, decision.fn, decision.out_names, args,
-                     kwargs, out)
+        self._record(
+            decision.op_id, decision.status, decision.fn, decision.out_names, args, kwargs, out
+        )
         return out
 
     def _record(
@@ -73,13 +81,23 @@ class CountingMode(TorchDispatchMode):
             for name, value in kwargs.items():
                 if name not in out_names and isinstance(value, Tensor):
                     inputs.append(value)
-        flops = macs = 0
+        if inputs:
+            first = inputs[0]
+        elif isinstance(out, Tensor):
+            first = out
+        else:
+            first = None
+        flops = macs = int_ops = 0
         if status == COUNTED:
             try:
                 flops, macs = fn(args, kwargs, out)
             except Exception as error:  # a formula must never break the user's run
                 status = UNSUPPORTED
                 self.formula_errors[seq] = f"{type(error).__name__}: {error}"
+            else:
+                if first is not None and first.dtype in _INTEGER_DTYPES:
+                    # integer arithmetic is counted, but kept apart from floating-point FLOPs
+                    int_ops, flops = flops, 0
         if status == FREE:
             read = written = 0
         else:
@@ -93,16 +111,11 @@ class CountingMode(TorchDispatchMode):
                 for t in out:
                     if isinstance(t, Tensor):
                         written += _distinct_bytes(t)
-        if inputs:
-            first = inputs[0]
-        elif isinstance(out, Tensor):
-            first = out
-        else:
-            first = None
         events.op_ids.append(op_id)
         events.statuses.append(status)
         events.flops.append(flops)
         events.macs.append(macs)
+        events.int_ops.append(int_ops)
         events.bytes_read.append(read)
         events.bytes_written.append(written)
         events.frames.append(frame)

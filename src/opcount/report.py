@@ -14,16 +14,40 @@ import pandas as pd
 
 from .decisions import OpInfo
 from .events import STATUSES, EventStore
-from .tracker import PHASES
+from .tracker import OUTSIDE, PHASES, UNATTRIBUTED
 
 COLUMNS = (
-    "seq", "op", "overload", "category", "status", "flops", "macs", "bytes_read",
-    "bytes_written", "module", "module_type", "call", "phase", "fwd_seq", "dtype", "device",
+    "seq",
+    "op",
+    "overload",
+    "category",
+    "status",
+    "flops",
+    "macs",
+    "int_ops",
+    "bytes_read",
+    "bytes_written",
+    "module",
+    "module_type",
+    "call",
+    "phase",
+    "fwd_seq",
+    "dtype",
+    "device",
     "shapes",
 )
 """The row schema, in order. Names are public API."""
 
-INTEGER_COLUMNS = ("seq", "flops", "macs", "bytes_read", "bytes_written", "call", "fwd_seq")
+INTEGER_COLUMNS = (
+    "seq",
+    "flops",
+    "macs",
+    "int_ops",
+    "bytes_read",
+    "bytes_written",
+    "call",
+    "fwd_seq",
+)
 
 
 def _int_column(values: Sequence[int]) -> np.ndarray:
@@ -69,6 +93,7 @@ def rows_frame(
         "status": statuses[np.asarray(events.statuses, dtype=np.int64)],
         "flops": _int_column(events.flops),
         "macs": _int_column(events.macs),
+        "int_ops": _int_column(events.int_ops),
         "bytes_read": _int_column(events.bytes_read),
         "bytes_written": _int_column(events.bytes_written),
         "module": modules[frame_ids],
@@ -88,8 +113,9 @@ def read_csv(path: Any) -> pd.DataFrame:
 
     Empty strings (the root module's name ``""``) stay strings instead of becoming NaN.
     """
-    frame = pd.read_csv(path, keep_default_na=False, dtype={c: str for c in COLUMNS
-                                                            if c not in INTEGER_COLUMNS})
+    frame = pd.read_csv(
+        path, keep_default_na=False, dtype={c: str for c in COLUMNS if c not in INTEGER_COLUMNS}
+    )
     for column in INTEGER_COLUMNS:
         frame[column] = frame[column].astype(np.int64)
     return frame
@@ -130,9 +156,13 @@ def by_module(
         rows = rows[rows["phase"] == phase]
     names: dict[str, str] = {}
     calls: dict[str, int] = {}
+    used = set(rows["module"])
     for fqn, module_type, _call, frame_phase in frames:
+        special = fqn in (OUTSIDE, UNATTRIBUTED)
+        if special and fqn not in used:
+            continue
         names.setdefault(fqn, module_type)
-        if frame_phase == 0:
+        if frame_phase == 0 and not special:
             calls[fqn] = calls.get(fqn, 0) + 1
     known = set(names)
     metrics = ["flops", "macs"]
@@ -140,14 +170,12 @@ def by_module(
     for p in PHASES:
         for m in metrics:
             value_columns.append(f"{p}_{m}")
-    pivot = rows.pivot_table(
-        index="module", columns="phase", values=metrics, aggfunc="sum", fill_value=0
-    )
+    sums = rows.groupby(["module", "phase"], sort=False)[metrics].sum()
     self_values: dict[str, dict[str, int]] = {n: dict.fromkeys(value_columns, 0) for n in names}
-    for (metric, p), series in pivot.items():
-        for module, value in series.items():
-            self_values.setdefault(str(module), dict.fromkeys(value_columns, 0))
-            self_values[str(module)][f"{p}_{metric}"] = int(value)
+    for (module, p), flops, macs in zip(sums.index, sums["flops"], sums["macs"]):
+        values = self_values.setdefault(str(module), dict.fromkeys(value_columns, 0))
+        values[f"{p}_flops"] = int(flops)
+        values[f"{p}_macs"] = int(macs)
     inclusive = {n: dict(v) for n, v in self_values.items()}
     for name, values in self_values.items():
         for parent in _ancestors(name, known):
@@ -184,11 +212,15 @@ def by_module(
 
 def _tree_order(names: list[str]) -> list[str]:
     """Modules in tree order: root first, children after their parent, specials last."""
-    regular = sorted((n for n in names if not n.startswith("<")), key=lambda n: n.split("."))
+
+    def key(name: str) -> list[tuple[int, int, str]]:
+        # numeric children in numeric order: layer1.9 before layer1.10
+        return (
+            [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in name.split(".")] if name else []
+        )
+
+    regular = sorted((n for n in names if not n.startswith("<")), key=key)
     special = sorted(n for n in names if n.startswith("<"))
-    # keep numeric children (layer1.10 after layer1.9) in call-path order
-    regular.sort(key=lambda n: [(0, int(p)) if p.isdigit() else (1, p) for p in n.split(".")]
-                 if n else [])
     return regular + special
 
 

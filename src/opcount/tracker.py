@@ -192,4 +192,3 @@ class ModuleTracker:
         if entry is None:
             return 1, BACKWARD, -1
         return entry[0], BACKWARD, entry[1]
-

@@ -17,18 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .costs import (
-    AFFINE,
-    ATTENTION_MASK,
-    ATTENTION_SCALE,
-    BIAS_ADD,
-    GELU_ERF,
-    NORM_FORWARD,
-    RELU,
-    RESIDUAL_ADD,
-    SOFTMAX_BACKWARD,
-    SOFTMAX_FORWARD,
-)
+from .costs import cost
 from .registry import Cost, register
 from .shapes import arg
 
@@ -40,7 +29,9 @@ def attention_forward_cost(
     scores = batch * heads * s_q * s_k
     # q: [b,h,s_q,d] @ k^T: [b,h,d,s_k] -> s: [b,h,s_q,s_k]; p: [b,h,s_q,s_k] @ v: [b,h,s_k,d_v]
     macs = scores * d + scores * d_v
-    per_score = ATTENTION_SCALE + SOFTMAX_FORWARD + (ATTENTION_MASK if float_mask else 0)
+    per_score = (
+        cost("attention_scale") + cost("softmax") + (cost("attention_mask") if float_mask else 0)
+    )
     return 2 * macs + per_score * scores, macs
 
 
@@ -66,9 +57,9 @@ def attention_backward_cost(
         macs += scores * d  # dq = ds @ k
     if grad_k:
         macs += scores * d  # dk = ds^T @ q
-    per_score = ATTENTION_SCALE + SOFTMAX_FORWARD  # recomputed probabilities
+    per_score = cost("attention_scale") + cost("softmax")  # recomputed probabilities
     if grad_q or grad_k:
-        per_score += SOFTMAX_BACKWARD + ATTENTION_SCALE
+        per_score += cost("softmax_backward") + cost("attention_scale")
     # delta = rowsum(do * o): one multiply and one add per element of the output
     delta = 2 * batch * heads * s_q * d_v if (grad_q or grad_k) else 0
     return 2 * macs + per_score * scores + delta, macs
@@ -79,16 +70,26 @@ def _bhsd(q: Any, k: Any, v: Any) -> tuple[int, int, int, int, int, int]:
     batch = 1
     for size in q.shape[:-3]:
         batch *= int(size)
-    return batch, int(q.shape[-3]), int(q.shape[-2]), int(k.shape[-2]), int(q.shape[-1]), int(
-        v.shape[-1]
+    return (
+        batch,
+        int(q.shape[-3]),
+        int(q.shape[-2]),
+        int(k.shape[-2]),
+        int(q.shape[-1]),
+        int(v.shape[-1]),
     )
 
 
 def _bshd(q: Any, k: Any, v: Any) -> tuple[int, int, int, int, int, int]:
     """The same for ``[b, s, h, d]`` tensors (the flash/efficient kernels' own layout)."""
-    return int(q.shape[0]), int(q.shape[2]), int(q.shape[1]), int(k.shape[1]), int(
-        q.shape[3]
-    ), int(v.shape[3])
+    return (
+        int(q.shape[0]),
+        int(q.shape[2]),
+        int(q.shape[1]),
+        int(k.shape[1]),
+        int(q.shape[3]),
+        int(v.shape[3]),
+    )
 
 
 def _is_float_mask(mask: Any) -> bool:
@@ -160,76 +161,71 @@ def _varlen_pairs(cum_q: Any, cum_k: Any) -> list[tuple[int, int]] | None:
     return list(zip(lengths_q, lengths_k))
 
 
-def _flash_layout_cost(q: Any, k: Any, v: Any, cum_q: Any, cum_k: Any, backward: bool) -> Cost:
-    # Dense: [b, s, h, d]. Packed variable length: [total_tokens, h, d] with cumulative offsets.
-    cost = attention_backward_cost if backward else attention_forward_cost
-    pairs = _varlen_pairs(cum_q, cum_k) if q.dim() == 3 else None
+def _packed_cost(
+    q: Any,
+    k: Any,
+    v: Any,
+    pairs: list[tuple[int, int]] | None,
+    backward: bool,
+    float_mask: bool = False,
+) -> Cost:
+    """Cost of ``[b, s, h, d]`` attention, or of a packed batch ``[tokens, h, d]`` sequence by
+    sequence when ``pairs`` holds each sequence's ``(s_q, s_k)``."""
     if pairs is None:
         if backward:
             return attention_backward_cost(*_bshd(q, k, v))
-        return attention_forward_cost(*_bshd(q, k, v), float_mask=False)
-    heads, d, d_v = int(q.shape[1]), int(q.shape[2]), int(v.shape[2])
+        return attention_forward_cost(*_bshd(q, k, v), float_mask=float_mask)
+    heads, d, d_v = int(q.shape[-2]), int(q.shape[-1]), int(v.shape[-1])
     flops = macs = 0
     for s_q, s_k in pairs:
         if backward:
-            f, m = cost(1, heads, s_q, s_k, d, d_v)
+            f, m = attention_backward_cost(1, heads, s_q, s_k, d, d_v)
         else:
-            f, m = attention_forward_cost(1, heads, s_q, s_k, d, d_v, float_mask=False)
-        flops += f
-        macs += m
+            f, m = attention_forward_cost(1, heads, s_q, s_k, d, d_v, float_mask)
+        flops, macs = flops + f, macs + m
     return flops, macs
+
+
+def _pairs(q: Any, cum_q: Any, cum_k: Any) -> list[tuple[int, int]] | None:
+    return _varlen_pairs(cum_q, cum_k) if q.dim() == 3 else None
 
 
 @register("_flash_attention_forward", category="attention")
 def flash_attention_forward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (query, key, value, cum_seq_q, cum_seq_k, max_q, max_k, dropout_p, is_causal, ...)
-    return _flash_layout_cost(
-        args[0], args[1], args[2], arg(args, kwargs, 3, "cum_seq_q"),
-        arg(args, kwargs, 4, "cum_seq_k"), backward=False,
-    )
+    q, k, v = args[0], args[1], args[2]
+    pairs = _pairs(q, arg(args, kwargs, 3, "cum_seq_q"), arg(args, kwargs, 4, "cum_seq_k"))
+    return _packed_cost(q, k, v, pairs, backward=False)
 
 
 @register("_flash_attention_backward", category="attention")
 def flash_attention_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (grad_out, query, key, value, out, logsumexp, cum_seq_q, cum_seq_k, ...)
-    return _flash_layout_cost(
-        args[1], args[2], args[3], arg(args, kwargs, 6, "cum_seq_q"),
-        arg(args, kwargs, 7, "cum_seq_k"), backward=True,
-    )
+    q, k, v = args[1], args[2], args[3]
+    pairs = _pairs(q, arg(args, kwargs, 6, "cum_seq_q"), arg(args, kwargs, 7, "cum_seq_k"))
+    return _packed_cost(q, k, v, pairs, backward=True)
 
 
 @register("_efficient_attention_forward", category="attention")
 def efficient_attention_forward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # (query, key, value, bias, cu_seqlens_q, cu_seqlens_k, ...): [b, s, h, d]
+    # (query, key, value, bias, cu_seqlens_q, cu_seqlens_k, ...): [b, s, h, d]; packed
+    # sequences come as b == 1 with cumulative offsets
     q, k, v = args[0], args[1], args[2]
-    cum_q, cum_k = arg(args, kwargs, 4, "cu_seqlens_q"), arg(args, kwargs, 5, "cu_seqlens_k")
-    pairs = _varlen_pairs(cum_q, cum_k)
+    pairs = _varlen_pairs(
+        arg(args, kwargs, 4, "cu_seqlens_q"), arg(args, kwargs, 5, "cu_seqlens_k")
+    )
     float_mask = arg(args, kwargs, 3, "bias") is not None
-    if pairs is None:
-        return attention_forward_cost(*_bshd(q, k, v), float_mask=float_mask)
-    flops = macs = 0
-    for s_q, s_k in pairs:
-        f, m = attention_forward_cost(
-            1, int(q.shape[2]), s_q, s_k, int(q.shape[3]), int(v.shape[3]), float_mask
-        )
-        flops, macs = flops + f, macs + m
-    return flops, macs
+    return _packed_cost(q, k, v, pairs, backward=False, float_mask=float_mask)
 
 
 @register("_efficient_attention_backward", category="attention")
-def efficient_attention_backward(
-    args: Sequence[Any], kwargs: Mapping[str, Any], out: Any
-) -> Cost:
+def efficient_attention_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (grad_out, query, key, value, bias, out, cu_seqlens_q, cu_seqlens_k, ...)
     q, k, v = args[1], args[2], args[3]
-    pairs = _varlen_pairs(arg(args, kwargs, 6, "cu_seqlens_q"), arg(args, kwargs, 7, "cu_seqlens_k"))
-    if pairs is None:
-        return attention_backward_cost(*_bshd(q, k, v))
-    flops = macs = 0
-    for s_q, s_k in pairs:
-        f, m = attention_backward_cost(1, int(q.shape[2]), s_q, s_k, int(q.shape[3]), int(v.shape[3]))
-        flops, macs = flops + f, macs + m
-    return flops, macs
+    pairs = _varlen_pairs(
+        arg(args, kwargs, 6, "cu_seqlens_q"), arg(args, kwargs, 7, "cu_seqlens_k")
+    )
+    return _packed_cost(q, k, v, pairs, backward=True)
 
 
 def mha_cost(
@@ -246,7 +242,9 @@ def mha_cost(
     attn_flops, attn_macs = attention_forward_cost(
         batch, heads, s_q, s_k, head_dim, head_dim, float_mask
     )
-    bias_flops = (2 * batch * s_q * embed + 2 * batch * s_k * embed) * BIAS_ADD if biases else 0
+    bias_flops = (
+        (2 * batch * s_q * embed + 2 * batch * s_k * embed) * cost("bias_add") if biases else 0
+    )
     macs = proj_macs + attn_macs
     return 2 * proj_macs + attn_flops + bias_flops, macs
 
@@ -259,9 +257,7 @@ def _tokens_and_lengths(x: Any) -> list[int]:
 
 
 @register("_native_multi_head_attention", category="attention")
-def native_multi_head_attention(
-    args: Sequence[Any], kwargs: Mapping[str, Any], out: Any
-) -> Cost:
+def native_multi_head_attention(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, proj_weight, proj_bias,
     #  mask, need_weights, average_attn_weights, mask_type); query: [b, s_q, e]
     q, k = args[0], args[1]
@@ -291,10 +287,10 @@ def transformer_encoder_layer(args: Sequence[Any], kwargs: Mapping[str, Any], ou
     for s in _tokens_and_lengths(src):
         f, m = mha_cost(1, s, s, embed, heads, True, _is_float_mask(mask))
         ffn_macs = 2 * s * embed * ffn
-        activation = (GELU_ERF if use_gelu else RELU) * s * ffn
-        norms = 2 * (NORM_FORWARD + AFFINE) * s * embed
-        residuals = 2 * RESIDUAL_ADD * s * embed
-        biases = BIAS_ADD * (s * ffn + s * embed)
+        activation = (cost("gelu") if use_gelu else cost("relu")) * s * ffn
+        norms = 2 * (cost("norm") + cost("affine")) * s * embed
+        residuals = 2 * cost("residual_add") * s * embed
+        biases = cost("bias_add") * (s * ffn + s * embed)
         flops += f + 2 * ffn_macs + activation + norms + residuals + biases
         macs += m + ffn_macs
     return flops, macs

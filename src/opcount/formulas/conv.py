@@ -3,7 +3,8 @@
 For a convolution with weight ``[c_out, c_in / groups, *kernel]``, every output element is a dot
 product of ``c_in / groups * prod(kernel)`` terms: MACs = ``numel(out) * prod(weight.shape[1:])``.
 A transposed convolution with weight ``[c_in, c_out / groups, *kernel]`` scatters every input
-element into ``c_out / groups * prod(kernel)`` outputs: MACs = ``numel(x) * prod(weight.shape[1:])``.
+element into ``c_out / groups * prod(kernel)`` outputs:
+MACs = ``numel(x) * prod(weight.shape[1:])``.
 Bias adds one FLOP per output element.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .costs import BIAS_ADD, RELU
+from .costs import cost
 from .registry import Cost, register
 from .shapes import arg, first_tensor, prod
 
@@ -28,7 +29,7 @@ def conv_macs(
 def _conv_cost(x: Any, w: Any, bias: Any, out: Any, transposed: bool) -> Cost:
     o = first_tensor(out)
     macs = conv_macs(x.shape, w.shape, o.shape, transposed)
-    return 2 * macs + (BIAS_ADD * o.numel() if bias is not None else 0), macs
+    return 2 * macs + (cost("bias_add") * o.numel() if bias is not None else 0), macs
 
 
 @register("convolution", "_convolution", "convolution_overrideable", category="conv")
@@ -67,9 +68,7 @@ def cudnn_convolution(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) 
 
 
 @register("cudnn_convolution_transpose", category="conv")
-def cudnn_convolution_transpose(
-    args: Sequence[Any], kwargs: Mapping[str, Any], out: Any
-) -> Cost:
+def cudnn_convolution_transpose(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     return _conv_cost(args[0], args[1], None, out, transposed=True)
 
 
@@ -79,9 +78,7 @@ def cudnn_convolution_transpose(
     "slow_conv_transpose3d",
     category="conv",
 )
-def backend_convolution_transpose(
-    args: Sequence[Any], kwargs: Mapping[str, Any], out: Any
-) -> Cost:
+def backend_convolution_transpose(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     return _conv_cost(args[0], args[1], _optional_bias(args, kwargs), out, transposed=True)
 
 
@@ -89,7 +86,7 @@ def backend_convolution_transpose(
 def cudnn_convolution_relu(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # relu(conv(x, w) + bias)
     flops, macs = _conv_cost(args[0], args[1], arg(args, kwargs, 2, "bias"), out, False)
-    return flops + RELU * first_tensor(out).numel(), macs
+    return flops + cost("relu") * first_tensor(out).numel(), macs
 
 
 @register("cudnn_convolution_add_relu", category="conv")
@@ -98,7 +95,7 @@ def cudnn_convolution_add_relu(args: Sequence[Any], kwargs: Mapping[str, Any], o
     n = first_tensor(out).numel()
     alpha = arg(args, kwargs, 3, "alpha")
     flops, macs = _conv_cost(args[0], args[1], arg(args, kwargs, 4, "bias"), out, False)
-    flops += n + (n if alpha is not None and alpha != 1 else 0) + RELU * n
+    flops += n + (n if alpha is not None and alpha != 1 else 0) + cost("relu") * n
     return flops, macs
 
 

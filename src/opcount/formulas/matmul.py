@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .costs import BIAS_ADD, GELU_ERF, GELU_TANH, RELU
+from .costs import cost
 from .registry import Cost, register
 from .shapes import arg, prod
 
@@ -28,7 +28,7 @@ def add_term_flops(out_elements: int, beta: Any, alpha: Any) -> int:
     """
     flops = 0
     if beta != 0:
-        flops += BIAS_ADD * out_elements
+        flops += cost("bias_add") * out_elements
         if beta != 1:
             flops += out_elements
     if alpha != 1:
@@ -62,7 +62,7 @@ def addmm_activation(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -
     macs = matmul_macs(m, a.shape[1], n)
     extra = add_term_flops(m * n, arg(args, kwargs, 3, "beta", 1), arg(args, kwargs, 4, "alpha", 1))
     use_gelu = arg(args, kwargs, 5, "use_gelu", False)
-    act = GELU_TANH if use_gelu else RELU
+    act = cost("gelu_tanh") if use_gelu else cost("relu")
     return 2 * macs + extra + act * m * n, macs
 
 
@@ -128,7 +128,7 @@ def scaled_mm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     m, n = a.shape[0], b.shape[1]
     macs = matmul_macs(m, a.shape[1], n)
     bias = arg(args, kwargs, 4, "bias")
-    return 2 * macs + m * n + (BIAS_ADD * m * n if bias is not None else 0), macs
+    return 2 * macs + m * n + (cost("bias_add") * m * n if bias is not None else 0), macs
 
 
 @register("_grouped_mm", "_scaled_grouped_mm", category="matmul")

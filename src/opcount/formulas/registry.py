@@ -62,7 +62,7 @@ def to_packet(key: OpKey) -> OpOverloadPacket:
     if isinstance(key, OpOverloadPacket):
         return key
     if isinstance(key, OpOverload):
-        return key.overloadpacket
+        return key.overloadpacket  # type: ignore[no-any-return]
     if isinstance(key, str):
         namespace, sep, name = key.replace("::", ".").partition(".")
         name = name.split(".")[0]
@@ -73,7 +73,9 @@ def to_packet(key: OpKey) -> OpOverloadPacket:
                 packet = None
             if isinstance(packet, OpOverloadPacket):
                 return packet
-        raise OpCountError(f"no operator named {key!r}; expected e.g. 'aten.mm' or torch.ops.aten.mm")
+        raise OpCountError(
+            f"no operator named {key!r}; expected e.g. 'aten.mm' or torch.ops.aten.mm"
+        )
     raise OpCountError(
         f"formula key must be an op such as torch.ops.aten.mm or 'aten.mm', got {key!r} "
         f"of type {type(key).__name__}"
