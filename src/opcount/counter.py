@@ -179,16 +179,17 @@ class OpCounter:
             return "OpCounter (nothing counted yet)"
         table = self.by_module(depth=1)
         rows = []
-        for record in table.itertuples(index=False):
-            name = record.module if record.module else "(root)"
-            indent = "  " * int(record.depth)
+        columns = ["module", "depth", "module_type", "forward_macs", "forward_flops"]
+        for name, depth, module_type, macs, flops, backward in zip(
+            *(table[c] for c in columns), table["backward_flops"]
+        ):
             rows.append(
                 [
-                    indent + name,
-                    record.module_type,
-                    format_compute(int(record.forward_macs), "MACs"),
-                    format_compute(int(record.forward_flops), "FLOPs"),
-                    format_compute(int(record.backward_flops), "FLOPs"),
+                    "  " * int(depth) + (str(name) or "(root)"),
+                    str(module_type),
+                    format_compute(int(macs), "MACs"),
+                    format_compute(int(flops), "FLOPs"),
+                    format_compute(int(backward), "FLOPs"),
                 ]
             )
         body = render_table(
