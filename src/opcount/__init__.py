@@ -9,6 +9,7 @@ from __future__ import annotations
 from .counter import OpCounter
 from .errors import OpCountError, UnsupportedOpError
 from .formulas import CATEGORIES, register_formula
+from .formulas.costs import DEFAULT_COSTS
 from .params import count_params
 from .report import COLUMNS, read_csv
 
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CATEGORIES",
     "COLUMNS",
+    "DEFAULT_COSTS",
     "OpCountError",
     "OpCounter",
     "UnsupportedOpError",

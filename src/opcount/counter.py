@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping
+from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
 
@@ -16,6 +17,7 @@ from .decisions import DecisionTable, merge_overrides
 from .errors import OpCountError, UnsupportedOpError
 from .format import format_compute, format_params, render_table
 from .formulas import REGISTRY
+from .formulas.costs import using_costs
 from .formulas.registry import OpKey
 from .mode import CountingMode
 from .params import count_params
@@ -34,6 +36,8 @@ class OpCounter:
             and adds parameter counts.
         formulas: per-counter formulas, ``{op: fn}`` or ``{op: (fn, category)}``, overriding
             the built-in ones; ``fn(args, kwargs, out) -> (flops, macs)``.
+        costs: per-element FLOP costs overriding entries of the cost table for this counter's
+            runs, e.g. ``{"gelu": 8}`` (see ``opcount.DEFAULT_COSTS``).
         strict: raise :class:`~opcount.UnsupportedOpError` on exit if any op had no formula.
         warn: emit one warning per run listing ops without a formula.
     """
@@ -43,6 +47,7 @@ class OpCounter:
         model: nn.Module | None = None,
         *,
         formulas: Mapping[OpKey, Any] | None = None,
+        costs: Mapping[str, int] | None = None,
         strict: bool = False,
         warn: bool = True,
     ) -> None:
@@ -52,6 +57,10 @@ class OpCounter:
         self.strict = strict
         self.warn = warn
         self._registry = merge_overrides(REGISTRY, formulas)
+        self._costs = dict(costs) if costs else None
+        with using_costs(self._costs):  # validate now, not at the first op
+            pass
+        self._exit_stack: ExitStack | None = None
         self._mode: CountingMode | None = None
         self._tracker: ModuleTracker | None = None
         self._decisions: DecisionTable | None = None
@@ -67,12 +76,12 @@ class OpCounter:
         self._tracker = ModuleTracker(self.model)
         self._mode = CountingMode(self._decisions, self._tracker)
         self._rows = None
-        self._tracker.attach()
-        try:
-            self._mode.__enter__()
-        except BaseException:
-            self._tracker.detach()
-            raise
+        with ExitStack() as stack:
+            stack.enter_context(using_costs(self._costs))
+            self._tracker.attach()
+            stack.callback(self._tracker.detach)
+            stack.enter_context(self._mode)
+            self._exit_stack = stack.pop_all()
         self._active = True
         return self
 
@@ -82,12 +91,11 @@ class OpCounter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        assert self._mode is not None
-        assert self._tracker is not None
+        assert self._exit_stack is not None
         try:
-            self._mode.__exit__(exc_type, exc, traceback)
+            self._exit_stack.__exit__(exc_type, exc, traceback)
         finally:
-            self._tracker.detach()
+            self._exit_stack = None
             self._active = False
         if exc_type is None:
             self._report_unsupported()
