@@ -203,25 +203,33 @@ def by_module(
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
         return frame
-    order = _tree_order(list(frame["module"]))
+    first_seen: dict[str, int] = {}
+    for index, (fqn, *_rest) in enumerate(frames):
+        first_seen.setdefault(fqn, index if not fqn.startswith("<") else (1 << 40) + index)
+    order = _tree_order(list(frame["module"]), first_seen)
     frame = frame.set_index("module").loc[order].reset_index()
     if depth is not None:
         frame = frame[frame["depth"] <= depth].reset_index(drop=True)
     return frame
 
 
-def _tree_order(names: list[str]) -> list[str]:
-    """Modules in tree order: root first, children after their parent, specials last."""
+def _tree_order(names: list[str], first_seen: dict[str, int]) -> list[str]:
+    """Modules as a tree: each parent before its children, siblings in the order they first
+    ran; names outside the root's tree (``<outside>``, other roots) after it."""
+    known = set(names)
+    children: dict[str | None, list[str]] = {}
+    for name in names:
+        parents = _ancestors(name, known)
+        children.setdefault(parents[0] if parents else None, []).append(name)
+    order: list[str] = []
 
-    def key(name: str) -> list[tuple[int, int, str]]:
-        # numeric children in numeric order: layer1.9 before layer1.10
-        return (
-            [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in name.split(".")] if name else []
-        )
+    def visit(parent: str | None) -> None:
+        for child in sorted(children.get(parent, []), key=lambda n: first_seen.get(n, 1 << 62)):
+            order.append(child)
+            visit(child)
 
-    regular = sorted((n for n in names if not n.startswith("<")), key=key)
-    special = sorted(n for n in names if n.startswith("<"))
-    return regular + special
+    visit(None)
+    return order
 
 
 def by_op(rows: pd.DataFrame) -> pd.DataFrame:
