@@ -9,6 +9,8 @@ outputs or the model, and records inconsistencies instead of raising into user c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 import torch
@@ -39,6 +41,32 @@ def in_backward() -> bool:
     return _current_node() is not None
 
 
+def _members(value: Any) -> Iterable[Any]:
+    """The first items of a tuple or list, or values of a dict; anything else as itself."""
+    if isinstance(value, (tuple, list)):
+        return islice(value, 32)
+    if isinstance(value, dict):
+        return islice(value.values(), 32)
+    return (value,)
+
+
+def tensor_shapes(value: Any, limit: int = 8) -> tuple[tuple[int, ...], ...]:
+    """Shapes of the first ``limit`` tensors in ``value`` and one level of containers inside it:
+    bounded work per module call, and no reference kept to any tensor."""
+    shapes: list[tuple[int, ...]] = []
+    for item in _members(value):
+        for t in _members(item):
+            if not isinstance(t, torch.Tensor):
+                continue
+            try:
+                shapes.append(tuple(int(d) for d in t.shape))
+            except (TypeError, RuntimeError):  # symbolic sizes without a value
+                continue
+            if len(shapes) == limit:
+                return tuple(shapes)
+    return tuple(shapes)
+
+
 class ModuleTracker:
     """Keeps the module call stack and maps autograd nodes to the forward op that made them.
 
@@ -46,12 +74,16 @@ class ModuleTracker:
     frame 0 is :data:`OUTSIDE` and frame 1 :data:`UNATTRIBUTED`.
     """
 
-    def __init__(self, model: nn.Module | None = None) -> None:
+    def __init__(self, model: nn.Module | None = None, *, record_shapes: bool = False) -> None:
         self.frames: list[tuple[str, str, int, int]] = [
             (OUTSIDE, "", 0, FORWARD),
             (UNATTRIBUTED, "", 0, BACKWARD),
         ]
         self.problems: list[str] = []
+        # opt-in: shapes of each module call's tensors, as tuples of ints (never the tensors)
+        self.record_shapes = record_shapes
+        self.input_shapes: dict[int, tuple[tuple[int, ...], ...]] = {}
+        self.output_shapes: dict[int, tuple[tuple[int, ...], ...]] = {}
         self._stack: list[tuple[nn.Module, int]] = []
         self._calls: dict[tuple[str, int], int] = {}
         self._names: dict[tuple[int, int], tuple[nn.Module, nn.Module, str, bool]] = {}
@@ -91,6 +123,8 @@ class ModuleTracker:
         frame = len(self.frames)
         self.frames.append((fqn, type(module).__name__, call, phase))
         self._stack.append((module, frame))
+        if self.record_shapes:
+            self.input_shapes[frame] = tensor_shapes(args)
         if call == 0 and phase == FORWARD:
             self._known.setdefault(id(module), (module, fqn))
             for param in module.parameters(recurse=False):
@@ -102,6 +136,8 @@ class ModuleTracker:
     def _exit(self, module: nn.Module, args: Any, output: Any) -> None:
         stack = self._stack
         if stack and stack[-1][0] is module:
+            if self.record_shapes:
+                self.output_shapes[stack[-1][1]] = tensor_shapes(output)
             stack.pop()
             return
         for depth in range(len(stack) - 1, -1, -1):
