@@ -83,5 +83,7 @@ def test_meta_and_cpu_rows_agree_exactly() -> None:
             cpu(x_cpu)
         with OpCounter() as on_meta:
             meta(x_meta)
-    columns = ["op", "flops", "macs", "bytes_read", "bytes_written", "module", "phase"]
+    # bytes are left out: torch's meta kernels may allocate outputs the CPU kernel leaves
+    # empty (eval-mode native_batch_norm returns [C] saved statistics on meta, [0] on CPU)
+    columns = ["op", "flops", "macs", "module", "phase", "shapes"]
     assert on_cpu.to_dataframe()[columns].equals(on_meta.to_dataframe()[columns])
