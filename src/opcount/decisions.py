@@ -64,18 +64,24 @@ class DecisionTable:
             status, category, fn = UNSUPPORTED, "other", None
         op_id = len(self.ops)
         self.ops.append(OpInfo(_packet_name(packet), func._overloadname, category))
-        out_names = frozenset(a.name for a in func._schema.arguments if a.is_out)
+        try:
+            out_names = frozenset(a.name for a in func._schema.arguments if a.is_out)
+        except (AttributeError, RuntimeError):  # ops without a parsed schema write no out=
+            out_names = frozenset()
         return Decision(op_id, status, fn, composite, out_names)
 
 
 def _is_composite(func: OpOverload) -> bool:
     """Whether ``func`` has a CompositeImplicitAutograd kernel (it reaches a dispatch mode
     undecomposed only when autograd is skipped, as under ``torch.inference_mode()``)."""
-    return bool(
-        torch._C._dispatch_has_kernel_for_dispatch_key(
-            func.name(), DispatchKey.CompositeImplicitAutograd
+    try:
+        return bool(
+            torch._C._dispatch_has_kernel_for_dispatch_key(
+                func.name(), DispatchKey.CompositeImplicitAutograd
+            )
         )
-    )
+    except RuntimeError:  # Python-only ops (prim::device) are unknown to the C++ dispatcher
+        return False
 
 
 def _packet_name(packet: object) -> str:

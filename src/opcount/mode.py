@@ -70,6 +70,40 @@ class CountingMode(TorchDispatchMode):
     ) -> None:
         events = self.events
         seq = len(events.op_ids)
+        try:
+            row = self._measure(seq, status, fn, out_names, args, kwargs, out)
+        except Exception as error:  # recording must never break the user's run
+            self.tracker.problems.append(
+                f"op {seq} ({self.decisions.ops[op_id].op}) could not be recorded: {error!r}"
+            )
+            self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
+            row = (UNSUPPORTED, 0, 0, 0, 0, 0, 0, FORWARD, -1, None, None, ())
+        # appends only after everything is measured, so the columns stay aligned
+        events.op_ids.append(op_id)
+        events.statuses.append(row[0])
+        events.flops.append(row[1])
+        events.macs.append(row[2])
+        events.int_ops.append(row[3])
+        events.bytes_read.append(row[4])
+        events.bytes_written.append(row[5])
+        events.frames.append(row[6])
+        events.phases.append(row[7])
+        events.fwd_seqs.append(row[8])
+        events.dtypes.append(row[9])
+        events.devices.append(row[10])
+        events.shapes.append(row[11])
+
+    def _measure(
+        self,
+        seq: int,
+        status: int,
+        fn: Any,
+        out_names: frozenset[str],
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        out: Any,
+    ) -> tuple[Any, ...]:
+        """Every column of one row, in :meth:`_record`'s order."""
         tracker = self.tracker
         if in_backward():
             frame, phase, fwd_seq = tracker.backward_frame(seq)
@@ -98,32 +132,45 @@ class CountingMode(TorchDispatchMode):
                 if first is not None and first.dtype in _INTEGER_DTYPES:
                     # integer arithmetic is counted, but kept apart from floating-point FLOPs
                     int_ops, flops = flops, 0
-        if status == FREE:
-            read = written = 0
-        else:
-            read = 0
+        read = written = 0
+        if status != FREE:
             for t in inputs:
                 read += _distinct_bytes(t)
-            written = 0
             if isinstance(out, Tensor):
                 written = _distinct_bytes(out)
             elif isinstance(out, (tuple, list)):
                 for t in out:
                     if isinstance(t, Tensor):
                         written += _distinct_bytes(t)
-        events.op_ids.append(op_id)
-        events.statuses.append(status)
-        events.flops.append(flops)
-        events.macs.append(macs)
-        events.int_ops.append(int_ops)
-        events.bytes_read.append(read)
-        events.bytes_written.append(written)
-        events.frames.append(frame)
-        events.phases.append(phase)
-        events.fwd_seqs.append(fwd_seq)
-        events.dtypes.append(first.dtype if first is not None else None)
-        events.devices.append(first.device if first is not None else None)
-        events.shapes.append(tuple(t.shape for t in inputs))
+        try:
+            shapes = tuple(t.shape for t in inputs)
+        except RuntimeError:  # nested tensors have no single shape
+            shapes = tuple(_shape(t) for t in inputs)
+        dtype = device = None
+        if first is not None:
+            dtype, device = first.dtype, first.device
+        return (
+            status,
+            flops,
+            macs,
+            int_ops,
+            read,
+            written,
+            frame,
+            phase,
+            fwd_seq,
+            dtype,
+            device,
+            shapes,
+        )
+
+
+def _shape(t: Tensor) -> tuple[Any, ...]:
+    """``t.shape``, or for a nested tensor its per-sequence sizes' common prefix."""
+    try:
+        return tuple(t.shape)
+    except RuntimeError:
+        return ("nested", int(t.size(0)))
 
 
 def _tensors(args: Sequence[Any]) -> list[Tensor]:
@@ -150,4 +197,7 @@ def _distinct_bytes(t: Tensor) -> int:
                 count *= int(size)
         return count * t.element_size()
     except (RuntimeError, NotImplementedError):  # sparse, nested: no strides
-        return int(t.numel()) * t.element_size()
+        try:
+            return int(t.numel()) * t.element_size()
+        except (RuntimeError, NotImplementedError):
+            return 0

@@ -7,6 +7,7 @@ an op that is neither here nor in the formula registry is ``unsupported``, never
 
 from __future__ import annotations
 
+import torch
 from torch._ops import OpOverloadPacket
 
 from .registry import aten_ops
@@ -117,4 +118,11 @@ ALLOCATION_OPS: frozenset[OpOverloadPacket] = frozenset(
     )
 )
 
-FREE_OPS: frozenset[OpOverloadPacket] = VIEW_OPS | METADATA_OPS | ALLOCATION_OPS
+PRIM_METADATA_OPS: frozenset[OpOverloadPacket] = frozenset(
+    # tensor subclasses (fake tensors) answer `.device` / `.layout` through these
+    packet
+    for packet in (getattr(torch.ops.prim, name, None) for name in ("device", "layout"))
+    if isinstance(packet, OpOverloadPacket)
+)
+
+FREE_OPS: frozenset[OpOverloadPacket] = VIEW_OPS | METADATA_OPS | ALLOCATION_OPS | PRIM_METADATA_OPS

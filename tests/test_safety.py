@@ -1,0 +1,136 @@
+"""The counter only observes: results bit-identical, hooks and mode gone after errors,
+re-entry gives fresh counts, nesting with other dispatch modes works."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.nn.modules import module as module_globals
+from torch.utils._python_dispatch import _get_current_dispatch_mode
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision.models import resnet18
+
+from opcount import OpCounter, OpCountError, UnsupportedOpError
+
+from helpers import count
+
+
+def hook_counts() -> tuple[int, int]:
+    return (
+        len(module_globals._global_forward_pre_hooks),
+        len(module_globals._global_forward_hooks),
+    )
+
+
+class Exploding(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.inner(x)
+        raise RuntimeError("user error inside forward")
+
+
+def test_hooks_removed_and_mode_popped_when_forward_raises() -> None:
+    before = hook_counts()
+    counter = OpCounter()
+    with pytest.raises(RuntimeError, match="user error inside forward"), counter:
+        Exploding()(torch.randn(2, 4))
+    assert hook_counts() == before
+    assert _get_current_dispatch_mode() is None
+    assert counter.total_macs == 2 * 4 * 4  # what ran before the error is kept
+    # usable again afterwards
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with counter:
+            nn.Linear(4, 4)(torch.randn(1, 4))
+    assert counter.total_macs == 16
+
+
+def test_outputs_and_grads_are_bit_identical() -> None:
+    torch.manual_seed(0)
+    model = resnet18(weights=None)
+    x = torch.randn(2, 3, 64, 64)
+
+    def step() -> tuple[torch.Tensor, list[torch.Tensor]]:
+        model.zero_grad()
+        out = model(x)
+        out.square().mean().backward()
+        return out.detach().clone(), [p.grad.clone() for p in model.parameters()]
+
+    plain_out, plain_grads = step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with OpCounter(model):
+            counted_out, counted_grads = step()
+    assert torch.equal(plain_out, counted_out)
+    assert all(torch.equal(a, b) for a, b in zip(plain_grads, counted_grads))
+
+
+def test_reentry_gives_fresh_counts() -> None:
+    layer = nn.Linear(4, 5)
+    counter = OpCounter()
+    for batch in (1, 3):
+        x = torch.randn(batch, 4)
+        with counter:
+            layer(x)
+        assert counter.total_macs == batch * 4 * 5
+
+
+def test_entering_an_active_counter_twice_is_refused() -> None:
+    counter = OpCounter()
+    with counter, pytest.raises(OpCountError, match="already counting"), counter:
+        pass
+
+
+def test_two_counters_nested_both_count() -> None:
+    layer = nn.Linear(4, 5)
+    x = torch.randn(2, 4)
+    with OpCounter() as outer, OpCounter() as inner:
+        layer(x)
+    assert outer.total_macs == inner.total_macs == 2 * 4 * 5
+
+
+def test_nests_inside_fake_tensor_mode_and_beside_flop_counter() -> None:
+    layer = nn.Linear(16, 32)
+    with FakeTensorMode() as fake:
+        x = fake.from_tensor(torch.randn(8, 16))
+        fake_layer_w = fake.from_tensor(layer.weight)
+        fake_layer_b = fake.from_tensor(layer.bias)
+        with OpCounter() as counter:
+            torch.nn.functional.linear(x, fake_layer_w, fake_layer_b)
+    assert counter.total_macs == 8 * 16 * 32
+    flop_counter = FlopCounterMode(display=False)
+    with flop_counter, OpCounter() as counter:
+        layer(torch.randn(8, 16))
+    assert counter.total_macs == 8 * 16 * 32
+    assert flop_counter.get_total_flops() == 2 * 8 * 16 * 32
+
+
+def test_unsupported_ops_warn_once_and_strict_raises_with_their_names() -> None:
+    lib = torch.library.Library("opcount_safety", "DEF")  # noqa: TOR901
+    lib.define("mystery(Tensor x) -> Tensor")
+    lib.impl("mystery", lambda x: x + 1, "CompositeExplicitAutograd")
+    x = torch.randn(3)
+    with pytest.warns(UserWarning, match="opcount_safety.mystery x2") as record, OpCounter():
+        torch.ops.opcount_safety.mystery(x)
+        torch.ops.opcount_safety.mystery(x)
+    assert sum("no formula" in str(w.message) for w in record) == 1
+    with pytest.raises(UnsupportedOpError, match="opcount_safety.mystery"), OpCounter(strict=True):
+        torch.ops.opcount_safety.mystery(x)
+
+
+def test_reports_before_any_run_explain_themselves() -> None:
+    counter = OpCounter()
+    with pytest.raises(OpCountError, match="nothing counted yet"):
+        counter.to_dataframe()
+    assert "nothing counted yet" in str(counter)
+    with pytest.raises(OpCountError, match="needs the model"):
+        count(lambda: None).num_params  # noqa: B018
+    with pytest.raises(OpCountError, match="must be a torch.nn.Module"):
+        OpCounter("resnet50")  # type: ignore[arg-type]
