@@ -39,10 +39,75 @@ def format_bytes(value: int, digits: int = 2) -> str:
     return f"{text[:-1]} {text[-1]}B"
 
 
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> str:
-    """A plain-text table; ``align`` has one ``<`` or ``>`` per column."""
+def format_compact(value: int, unit: str) -> str:
+    """About three significant digits, for table cells: ``4089184256, "MACs"`` -> ``"4.09 GMACs"``,
+    ``118013952`` -> ``"118 MMACs"``, ``512`` -> ``"512 MACs"``, ``0`` -> ``"0"``."""
+    if value == 0:
+        return "0"
+    for i, (scale, prefix) in enumerate(_COMPUTE_PREFIXES):
+        scaled = value / scale
+        if abs(scaled) < 1:
+            continue
+        size = abs(scaled)
+        digits = 2 if round(size, 2) < 10 else 1 if round(size, 1) < 100 else 0
+        if round(abs(scaled), digits) >= 1000 and i > 0:  # 999.6M is shown as 1.00G
+            scale, prefix = _COMPUTE_PREFIXES[i - 1]
+            scaled, digits = value / scale, 2
+        return f"{scaled:.{digits}f} {prefix}{unit}"
+    return f"{value} {unit}"
+
+
+def format_count(value: int) -> str:
+    """An exact integer with thousands separators: ``25557032`` -> ``"25,557,032"``."""
+    return f"{value:,}"
+
+
+def format_share(share: float) -> str:
+    """A fraction of a total as a percentage: ``0.3317`` -> ``"33.2%"``, tiny ones ``"<0.1%"``."""
+    if share == 0:
+        return "0%"
+    if share < 0.001:
+        return "<0.1%"
+    if share >= 0.9995:
+        return f"{share * 100:.0f}%"
+    return f"{share * 100:.1f}%"
+
+
+def format_shape(shape: Sequence[int] | None) -> str:
+    """``(1, 3, 224, 224)`` -> ``"1x3x224x224"``; a 0-d tensor -> ``"scalar"``; None -> ``""``."""
+    if shape is None:
+        return ""
+    if len(shape) == 0:
+        return "scalar"
+    return "x".join(str(d) for d in shape)
+
+
+def format_shapes(shapes: Sequence[Sequence[int]] | None) -> str:
+    """Several tensors' shapes: ``((1, 3), (2,))`` -> ``"1x3, 2"``."""
+    return ", ".join(format_shape(s) for s in shapes or ())
+
+
+def elide(text: str, width: int, keep: str = "end") -> str:
+    """``text`` cut to ``width`` characters with ``…``, keeping its ``"end"`` or ``"start"``."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    if keep == "end":
+        return "…" + text[len(text) - width + 1 :]
+    return text[: width - 1] + "…"
+
+
+def render_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    align: str,
+    footer: Sequence[Sequence[str]] = (),
+) -> str:
+    """A plain-text table; ``align`` has one ``<`` or ``>`` per column. ``footer`` rows (totals)
+    follow a second rule."""
     widths = [len(h) for h in headers]
-    for row in rows:
+    for row in [*rows, *footer]:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
 
@@ -54,4 +119,7 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: s
         return "  ".join(parts).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+    lines = [line(headers), rule, *(line(r) for r in rows)]
+    if footer:
+        lines += [rule, *(line(r) for r in footer)]
+    return "\n".join(lines)

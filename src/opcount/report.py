@@ -6,7 +6,7 @@ rows (or from the CSV) with pandas.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -116,9 +116,26 @@ def read_csv(path: Any) -> pd.DataFrame:
     frame = pd.read_csv(
         path, keep_default_na=False, dtype={c: str for c in COLUMNS if c not in INTEGER_COLUMNS}
     )
+    return restore_types(frame)
+
+
+def restore_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give rows read back from a file the dtypes :func:`rows_frame` makes: integer columns as
+    int64 (Python ints where a value does not fit), the others as strings."""
     for column in INTEGER_COLUMNS:
-        frame[column] = frame[column].astype(np.int64)
-    return frame
+        values = frame[column]
+        if pd.api.types.is_integer_dtype(values.dtype) and values.dtype != np.uint64:
+            frame[column] = values.astype(np.int64)
+        else:  # written as text because some value exceeded int64
+            frame[column] = _int_column([int(v) for v in values])
+    for column in COLUMNS:
+        if column not in INTEGER_COLUMNS:
+            frame[column] = frame[column].fillna("").astype(str)
+    return frame[list(COLUMNS)]
+
+
+Shapes = tuple[tuple[int, ...], ...]
+"""Shapes of the tensors a module call took or returned."""
 
 
 def _ancestors(name: str, known: set[str]) -> list[str]:
@@ -144,11 +161,16 @@ def by_module(
     frames: Sequence[tuple[str, str, int, int]],
     depth: int | None = None,
     phase: str | None = None,
+    params: pd.DataFrame | None = None,
+    shapes: Mapping[str, tuple[Shapes, Shapes]] | None = None,
 ) -> pd.DataFrame:
-    """Per module: self and inclusive FLOPs and MACs, in total and per phase, and call counts.
+    """Per module: self and inclusive FLOPs, MACs and bytes, in total and per phase, call
+    counts and each module's share of the total FLOPs and MACs.
 
     ``self_*`` columns hold the module's own ops (their sum over all modules is the total);
-    the unprefixed columns include every module nested below it in the call path.
+    the unprefixed columns include every module nested below it in the call path. ``params``
+    (a :func:`~opcount.params.params_by_module` frame) adds parameter columns; ``shapes``
+    (``{module: (input_shapes, output_shapes)}``) adds the shapes of each module's first call.
     """
     if phase is not None:
         if phase not in PHASES:
@@ -165,17 +187,17 @@ def by_module(
         if frame_phase == 0 and not special:
             calls[fqn] = calls.get(fqn, 0) + 1
     known = set(names)
-    metrics = ["flops", "macs"]
+    metrics = ["flops", "macs", "bytes_read", "bytes_written"]
     value_columns = []
     for p in PHASES:
         for m in metrics:
             value_columns.append(f"{p}_{m}")
     sums = rows.groupby(["module", "phase"], sort=False)[metrics].sum()
     self_values: dict[str, dict[str, int]] = {n: dict.fromkeys(value_columns, 0) for n in names}
-    for (module, p), flops, macs in zip(sums.index, sums["flops"], sums["macs"]):
+    for (module, p), *sums_row in zip(sums.index, *(sums[m] for m in metrics)):
         values = self_values.setdefault(str(module), dict.fromkeys(value_columns, 0))
-        values[f"{p}_flops"] = int(flops)
-        values[f"{p}_macs"] = int(macs)
+        for metric, value in zip(metrics, sums_row):
+            values[f"{p}_{metric}"] = int(value)
     inclusive = {n: dict(v) for n, v in self_values.items()}
     for name, values in self_values.items():
         for parent in _ancestors(name, known):
@@ -195,10 +217,14 @@ def by_module(
             "self_flops": sum(own[f"{p}_flops"] for p in PHASES),
             "self_macs": sum(own[f"{p}_macs"] for p in PHASES),
         }
-        for column in value_columns:
+        phase_columns = [c for c in value_columns if not c.endswith(("_read", "_written"))]
+        for column in phase_columns:
             record[column] = incl[column]
-        for column in value_columns:
+        for column in phase_columns:
             record[f"self_{column}"] = own[column]
+        for metric in ("bytes_read", "bytes_written"):
+            record[metric] = sum(incl[f"{p}_{metric}"] for p in PHASES)
+            record[f"self_{metric}"] = sum(own[f"{p}_{metric}"] for p in PHASES)
         records.append(record)
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
@@ -208,6 +234,15 @@ def by_module(
         first_seen.setdefault(fqn, index if not fqn.startswith("<") else (1 << 40) + index)
     order = _tree_order(list(frame["module"]), first_seen)
     frame = frame.set_index("module").loc[order].reset_index()
+    for metric in ("flops", "macs"):
+        total = int(rows[metric].sum())
+        frame[f"{metric}_share"] = [int(v) / total if total else 0.0 for v in frame[metric]]
+    if params is not None:
+        frame = _join_params(frame, params)
+    if shapes is not None:
+        for i, column in enumerate(("input_shapes", "output_shapes")):
+            cells = [shapes.get(n, ((), ()))[i] for n in frame["module"]]
+            frame[column] = pd.Series(cells, index=frame.index, dtype=object)
     if depth is not None:
         frame = frame[frame["depth"] <= depth].reset_index(drop=True)
     return frame
@@ -232,18 +267,117 @@ def _tree_order(names: list[str], first_seen: dict[str, int]) -> list[str]:
     return order
 
 
-def by_op(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per aten op: calls, FLOPs, MACs and bytes, most FLOPs first."""
-    grouped = rows.groupby(["op", "category", "status"], as_index=False, sort=False).agg(
+def _aggregate(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Calls and summed costs per group of ``keys``, groups in order of first appearance,
+    with each group's share of the total FLOPs."""
+    grouped = rows.groupby(keys, as_index=False, sort=False).agg(
         calls=("seq", "size"),
         flops=("flops", "sum"),
         macs=("macs", "sum"),
         bytes_read=("bytes_read", "sum"),
         bytes_written=("bytes_written", "sum"),
+        int_ops=("int_ops", "sum"),
     )
-    return grouped.sort_values(["flops", "calls"], ascending=False, kind="stable").reset_index(
+    total = int(rows["flops"].sum())
+    grouped["flops_share"] = [int(v) / total if total else 0.0 for v in grouped["flops"]]
+    return grouped
+
+
+def _most_flops_first(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["flops", "calls"], ascending=False, kind="stable").reset_index(
         drop=True
     )
+
+
+def by_op(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per aten op: calls, FLOPs, MACs and bytes, most FLOPs first."""
+    return _most_flops_first(_aggregate(rows, ["op", "category", "status"]))
+
+
+def by_category(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per op category (matmul, conv, attention, ...): calls and costs, most FLOPs first."""
+    return _most_flops_first(_aggregate(rows, ["category"]))
+
+
+def by_phase(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per phase (forward, backward, recompute) that ran: calls and costs."""
+    frame = _aggregate(rows, ["phase"])
+    order = {p: i for i, p in enumerate(PHASES)}
+    return frame.sort_values("phase", key=lambda c: c.map(order)).reset_index(drop=True)
+
+
+def by_dtype(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per dtype of the ops' first tensor: calls and costs (``int_ops`` for integer dtypes)."""
+    return _most_flops_first(_aggregate(rows, ["dtype"]))
+
+
+def by_module_and_op(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per (module, op) pair: each module's own ops (not its children's), modules in the order
+    they first ran, then most FLOPs first."""
+    frame = _aggregate(rows, ["module", "module_type", "op"])
+    first = {m: i for i, m in enumerate(pd.unique(rows["module"]))}
+    frame["_first"] = frame["module"].map(first)
+    frame = frame.sort_values(["_first", "flops"], ascending=[True, False], kind="stable")
+    return frame.drop(columns="_first").reset_index(drop=True)
+
+
+def module_shapes(
+    frames: Sequence[tuple[str, str, int, int]],
+    input_shapes: Mapping[int, Shapes],
+    output_shapes: Mapping[int, Shapes],
+) -> dict[str, tuple[Shapes, Shapes]]:
+    """``{module: (input_shapes, output_shapes)}`` of each module's first forward call."""
+    found: dict[str, tuple[Shapes, Shapes]] = {}
+    for index, (fqn, _type, _call, phase) in enumerate(frames):
+        if phase == 0 and fqn not in found and index in input_shapes:
+            found[fqn] = (input_shapes[index], output_shapes.get(index, ()))
+    return found
+
+
+_PARAM_INTS = (
+    "params",
+    "trainable_params",
+    "frozen_params",
+    "buffers",
+    "param_bytes",
+    "buffer_bytes",
+    "self_params",
+    "self_buffers",
+    "shared_params",
+    "uninitialized",
+)
+
+
+def _join_params(frame: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the parameter columns of each module path; 0 where the path is unknown
+    (``<outside>``, modules called by a path the model does not name)."""
+    extra = params.drop(columns=["module_type", "depth"]).drop_duplicates("module")
+    joined = frame.merge(extra, on="module", how="left")
+    for column in _PARAM_INTS:
+        joined[column] = joined[column].fillna(0).astype(np.int64)
+    joined["shared_with"] = joined["shared_with"].fillna("").astype(str)
+    joined["weight_shape"] = (
+        joined["weight_shape"].astype(object).where(joined["weight_shape"].notna(), None)
+    )
+    return joined
+
+
+_CONTAINER_TYPES = frozenset({"ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
+"""Module types that hold others but have no forward of their own: never "uncalled"."""
+
+
+def uncalled_modules(
+    params: pd.DataFrame, module_ids: Sequence[int], called: set[int]
+) -> pd.DataFrame:
+    """Modules of the model that never ran forward: ``params`` is the model's
+    :func:`~opcount.params.params_by_module` frame, ``module_ids`` the ``id()`` of each of its
+    rows' module and ``called`` the ids of the modules that ran (by any path)."""
+    keep = [
+        i not in called and t not in _CONTAINER_TYPES
+        for i, t in zip(module_ids, params["module_type"])
+    ]
+    columns = ["module", "module_type", "depth", "params"]
+    return params.loc[keep, columns].reset_index(drop=True)
 
 
 def unsupported_ops(rows: pd.DataFrame, errors: dict[int, str]) -> pd.DataFrame:
