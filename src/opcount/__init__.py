@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from .counter import OpCounter
 from .errors import OpCountError, UnsupportedOpError
+from .export import read_json, read_parquet
 from .formulas import CATEGORIES, register_formula
 from .formulas.costs import DEFAULT_COSTS
-from .params import count_params
+from .params import count_params, params_by_dtype, params_by_module
+from .plot import plot_categories, plot_modules
 from .report import COLUMNS, read_csv
 
 __version__ = "0.1.0"
@@ -24,6 +26,12 @@ __all__ = [
     "UnsupportedOpError",
     "__version__",
     "count_params",
+    "params_by_dtype",
+    "params_by_module",
+    "plot_categories",
+    "plot_modules",
     "read_csv",
+    "read_json",
+    "read_parquet",
     "register_formula",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
@@ -12,15 +12,14 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
-from . import report
+from . import export, report, table
 from .decisions import DecisionTable, merge_overrides
 from .errors import OpCountError, UnsupportedOpError
-from .format import format_compute, format_params, render_table
 from .formulas import REGISTRY
 from .formulas.costs import using_costs
 from .formulas.registry import OpKey
 from .mode import CountingMode
-from .params import count_params
+from .params import count_params, params_by_module
 from .tracker import ModuleTracker
 
 
@@ -40,6 +39,8 @@ class OpCounter:
             runs, e.g. ``{"gelu": 8}`` (see ``opcount.DEFAULT_COSTS``).
         strict: raise :class:`~opcount.UnsupportedOpError` on exit if any op had no formula.
         warn: emit one warning per run listing ops without a formula.
+        record_shapes: keep the input and output shapes of each module call (as tuples of
+            ints) for the printed table.
     """
 
     def __init__(
@@ -50,12 +51,14 @@ class OpCounter:
         costs: Mapping[str, int] | None = None,
         strict: bool = False,
         warn: bool = True,
+        record_shapes: bool = True,
     ) -> None:
         if model is not None and not isinstance(model, nn.Module):
             raise OpCountError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
         self.strict = strict
         self.warn = warn
+        self.record_shapes = record_shapes
         self._registry = merge_overrides(REGISTRY, formulas)
         self._costs = dict(costs) if costs else None
         with using_costs(self._costs):  # validate now, not at the first op
@@ -73,7 +76,7 @@ class OpCounter:
         if self._active:
             raise OpCountError("this OpCounter is already counting; use a second OpCounter")
         self._decisions = DecisionTable(self._registry)
-        self._tracker = ModuleTracker(self.model)
+        self._tracker = ModuleTracker(self.model, record_shapes=self.record_shapes)
         self._mode = CountingMode(self._decisions, self._tracker)
         self._rows = None
         with ExitStack() as stack:
@@ -167,9 +170,20 @@ class OpCounter:
     # -- aggregates --------------------------------------------------------------------------
 
     def by_module(self, depth: int | None = None, phase: str | None = None) -> pd.DataFrame:
-        """Per module: inclusive and ``self_`` FLOPs/MACs, per phase and in total."""
+        """Per module: inclusive and ``self_`` FLOPs/MACs/bytes, per phase and in total, calls,
+        share of the total, input/output shapes of the first call and, with
+        ``OpCounter(model)``, parameters (see :func:`opcount.params_by_module`)."""
         mode = self._require_run()
-        return report.by_module(self.to_dataframe(), mode.tracker.frames, depth, phase)
+        tracker = mode.tracker
+        shapes = None
+        if self.record_shapes:
+            shapes = report.module_shapes(
+                tracker.frames, tracker.input_shapes, tracker.output_shapes
+            )
+        params = params_by_module(self.model) if self.model is not None else None
+        return report.by_module(
+            self.to_dataframe(), tracker.frames, depth, phase, params=params, shapes=shapes
+        )
 
     def by_op(self) -> pd.DataFrame:
         """Per aten op: calls, FLOPs, MACs and bytes."""
@@ -180,42 +194,151 @@ class OpCounter:
         mode = self._require_run()
         return report.unsupported_ops(self.to_dataframe(), mode.formula_errors)
 
+    def by_category(self) -> pd.DataFrame:
+        """Per op category (matmul, conv, attention, norm, ...): calls and costs."""
+        return report.by_category(self.to_dataframe())
+
+    def by_phase(self) -> pd.DataFrame:
+        """Per phase that ran (forward, backward, recompute): calls and costs."""
+        return report.by_phase(self.to_dataframe())
+
+    def by_dtype(self) -> pd.DataFrame:
+        """Per dtype: calls and costs (integer arithmetic in ``int_ops``)."""
+        return report.by_dtype(self.to_dataframe())
+
+    def by_module_and_op(self) -> pd.DataFrame:
+        """Per (module, aten op): each module's own ops, not its children's."""
+        return report.by_module_and_op(self.to_dataframe())
+
+    def uncalled_modules(self) -> pd.DataFrame:
+        """Modules of the model that never ran forward (containers such as ``ModuleList``,
+        which have no forward of their own, are left out)."""
+        mode = self._require_run()
+        if self.model is None:
+            raise OpCountError("uncalled_modules needs the model: use OpCounter(model)")
+        paths = list(self.model.named_modules(remove_duplicate=False))
+        ids = {name: id(module) for name, module in paths}
+        called = {ids[f[0]] for f in mode.tracker.frames if f[0] in ids}
+        return report.uncalled_modules(
+            params_by_module(self.model), [id(m) for _, m in paths], called
+        )
+
+    # -- exports -----------------------------------------------------------------------------
+
+    def _totals(self) -> dict[str, Any]:
+        """Run totals for the report header and exports: per phase, bytes, params."""
+        rows = self.to_dataframe()
+        phases = {
+            str(p): {"macs": int(g["macs"].sum()), "flops": int(g["flops"].sum())}
+            for p, g in rows.groupby("phase", sort=False)
+            if len(g)
+        }
+        totals: dict[str, Any] = {
+            "phases": phases,
+            "macs": self.total_macs,
+            "flops": self.total_flops,
+            "ops": len(rows),
+            "bytes_read": int(rows["bytes_read"].sum()),
+            "bytes_written": int(rows["bytes_written"].sum()),
+            "complete": self.complete,
+        }
+        if self.model is not None:
+            totals["params"] = count_params(self.model)
+            totals["trainable_params"] = count_params(self.model, trainable_only=True)
+            totals["param_bytes"] = sum(
+                p.numel() * p.element_size()
+                for p in self.model.parameters()
+                if not isinstance(p, nn.UninitializedParameter)
+            )
+        return totals
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str | None:
+        """The rows as JSON with a schema version; written to ``path``, or returned without
+        one. :func:`opcount.read_json` reads them back exactly."""
+        text = export.rows_to_json(self.to_dataframe(), self._totals())
+        if path is None:
+            return text
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return None
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> None:
+        """Write the rows to Parquet (needs pyarrow); :func:`opcount.read_parquet` reads them."""
+        export.write_parquet(self.to_dataframe(), path)
+
+    def to_latex(self, depth: int = 1, phase: str | None = "forward", digits: int = 2) -> str:
+        """A booktabs LaTeX table of params, MACs and FLOPs per module down to ``depth``."""
+        frame = self.by_module(depth=depth, phase=phase)
+        return export.paper_table(frame, "latex", phase=phase, digits=digits)
+
+    def to_markdown(self, depth: int = 1, phase: str | None = "forward", digits: int = 2) -> str:
+        """A Markdown table of params, MACs and FLOPs per module down to ``depth``."""
+        frame = self.by_module(depth=depth, phase=phase)
+        return export.paper_table(frame, "markdown", phase=phase, digits=digits)
+
     # -- printing ----------------------------------------------------------------------------
+
+    def _table_parts(
+        self, depth: int | None, columns: Sequence[str] | None
+    ) -> tuple[list[str], list[dict[str, Any]], list[str], dict[str, Any], dict[str, Any]]:
+        """Summary lines, module records, columns, footer totals and run totals of a table."""
+        frame = self.by_module(depth=depth)
+        records = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+        totals = self._totals()
+        if columns is None:
+            columns = table.default_columns(
+                params=self.model is not None,
+                shapes=self.record_shapes,
+                backward="backward" in totals["phases"],
+                recompute="recompute" in totals["phases"],
+            )
+        footer: dict[str, Any] = {"macs": totals["macs"], "flops": totals["flops"]}
+        for phase, values in totals["phases"].items():
+            footer[f"{phase}_macs"], footer[f"{phase}_flops"] = values["macs"], values["flops"]
+        footer.update(
+            flops_share=1.0,
+            bytes_read=totals["bytes_read"],
+            bytes_written=totals["bytes_written"],
+            params=totals.get("params"),
+        )
+        return table.summary_lines(totals), records, list(columns), footer, totals
+
+    def _unsupported_pairs(self) -> list[tuple[str, int]]:
+        frame = self.unsupported_ops()
+        return [(str(o), int(c)) for o, c in zip(frame["op"], frame["calls"])]
+
+    def table(
+        self,
+        depth: int | None = 2,
+        columns: Sequence[str] | None = None,
+        width: int | None = 100,
+    ) -> str:
+        """The printed report: totals, the module tree down to ``depth`` and notes.
+
+        ``columns`` picks from ``opcount.table.TABLE_COLUMNS`` (``"type"``, ``"input"``,
+        ``"output"``, ``"kernel"``, ``"params"``, ``"macs"``, ``"flops"``, ``"backward_flops"``,
+        ``"share"``, ...); columns that do not fit in ``width`` characters are left out and
+        named below the table (``width=None``: no limit).
+        """
+        summary, records, columns, footer, _ = self._table_parts(depth, columns)
+        text = table.module_table(records, columns, footer, width)
+        notes = table.note_lines(
+            text.dropped, self._unsupported_pairs(), self.tracking_problems, width
+        )
+        return table.render_report(summary, text.text, notes)
 
     def __str__(self) -> str:
         if self._mode is None:
             return "OpCounter (nothing counted yet)"
-        table = self.by_module(depth=1)
-        rows = []
-        columns = ["module", "depth", "module_type", "forward_macs", "forward_flops"]
-        for name, depth, module_type, macs, flops, backward in zip(
-            *(table[c] for c in columns), table["backward_flops"]
-        ):
-            rows.append(
-                [
-                    "  " * int(depth) + (str(name) or "(root)"),
-                    str(module_type),
-                    format_compute(int(macs), "MACs"),
-                    format_compute(int(flops), "FLOPs"),
-                    format_compute(int(backward), "FLOPs"),
-                ]
-            )
-        body = render_table(
-            ["module", "type", "forward MACs", "forward FLOPs", "backward FLOPs"], rows, "<<>>>"
-        )
-        lines = [
-            f"total: {format_compute(self.total_macs, 'MACs')}, "
-            f"{format_compute(self.total_flops, 'FLOPs')} "
-            f"({len(self._mode.events)} aten op calls)",
-        ]
-        if self.model is not None:
-            lines.append(f"parameters: {format_params(self.num_params)}")
-        lines += ["", body]
-        unsupported = self.unsupported_ops()
-        if not unsupported.empty:
-            names = ", ".join(f"{o} x{c}" for o, c in zip(unsupported["op"], unsupported["calls"]))
-            lines += ["", f"not counted (no formula yet; totals are a lower bound): {names}"]
-        return "\n".join(lines)
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the same report as an HTML table with every column."""
+        if self._mode is None:
+            return "<p>OpCounter (nothing counted yet)</p>"
+        summary, records, columns, footer, _ = self._table_parts(2, None)
+        notes = table.note_lines([], self._unsupported_pairs(), self.tracking_problems, None)
+        return table.render_html(summary, records, columns, footer, notes)
 
     def __repr__(self) -> str:
         if self._mode is None:
