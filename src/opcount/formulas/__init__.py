@@ -5,7 +5,17 @@ Importing this package registers every built-in formula in :data:`REGISTRY`.
 
 from __future__ import annotations
 
-from . import attention, conv, matmul  # noqa: F401  (importing registers the formulas)
+from . import (  # noqa: F401  (importing registers the formulas)
+    activation,
+    attention,
+    conv,
+    copy,
+    dropout_random,
+    matmul,
+    optimizer,
+    pointwise,
+    softmax_loss,
+)
 from .free import FREE_OPS
 from .registry import (
     CATEGORIES,

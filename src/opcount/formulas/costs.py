@@ -47,6 +47,279 @@ define(
 )
 
 # -- pointwise arithmetic, activations, softmax, losses, dropout, comparisons ---------------
+# Elementary operations: the building blocks most pointwise formulas sum.
+define("add", 1, "one add or subtract per output element (add, sub, rsub, the + of a lerp)")
+define("mul", 1, "one multiply per output element (mul, a scaling alpha/value other than 1)")
+define("div", 1, "one divide per output element (div, reciprocal, true division of a remainder)")
+define("neg", 1, "flip the sign, counted as one FLOP like a subtract from zero")
+define("abs", 1, "absolute value of a real number: clear the sign, counted as one FLOP")
+define(
+    "compare",
+    1,
+    "one compare: eq/lt/..., maximum/minimum, one bound of a clamp, isnan/isinf; choosing "
+    "between two values by the compare's result is part of it",
+)
+define(
+    "select",
+    1,
+    "where / masked_fill: pick one of two values by a given mask, one blend per element "
+    "(counted like relu's max(x, 0))",
+)
+define(
+    "logical",
+    1,
+    "one boolean or bitwise operation (and, or, xor, not, shifts, copysign's sign-bit copy); "
+    "integer and bool inputs land in the int_ops column",
+)
+define("round", 1, "one rounding: floor, ceil, round-half-even or trunc")
+define(
+    "transcendental",
+    1,
+    "one elementary function of a real number: exp, exp2, expm1, log*, sqrt, rsqrt, the "
+    "trigonometric and hyperbolic functions and their inverses, erf, erfc, erfinv, lgamma, ...",
+)
+define(
+    "pow",
+    1,
+    "x ** y for real x: one transcendental (a library pow); pow(x, 2) is one multiply alike",
+)
+define("sign", 2, "sign(x) = (x > 0) - (x < 0): two compares whose results are combined")
+# Complex numbers cost their real arithmetic; an operand that is real is promoted to complex by
+# torch before the kernel runs, so mixed real/complex ops cost the complex figure. Ops without a
+# complex entry of their own cost twice their real cost (one for each part).
+define("complex_add", 2, "(a + bi) + (c + di): one real add per part")
+define("complex_mul", 6, "(a + bi)(c + di) = (ac - bd) + (ad + bc)i: four multiplies, two adds")
+define(
+    "complex_div",
+    11,
+    "(a + bi) / (c + di) = ((ac + bd) + (bc - ad)i) / (c^2 + d^2): six multiplies, three "
+    "adds, two divides",
+)
+define("complex_abs", 4, "|a + bi| = sqrt(a^2 + b^2): two multiplies, one add, one sqrt")
+define("complex_exp", 5, "exp(a + bi) = e^a (cos b + i sin b): exp, cos, sin, two multiplies")
+define("complex_log", 6, "log(a + bi) = log|z| + i atan2(b, a): |z| (4), log, atan2")
+define(
+    "complex_transcendental",
+    6,
+    "any other elementary function of a complex number (sqrt, sin, tanh, ...), counted like "
+    "sin(a + bi) = sin a cosh b + i cos a sinh b: four real transcendentals, two multiplies",
+)
+# Activations and their backward (per element of the output, or of grad_output for backward).
+# A vectorised kernel evaluates both sides of a branch and selects, so both are counted.
+define("relu_backward", 1, "threshold_backward: x <= threshold ? 0 : dy, one compare")
+define("hardtanh", 2, "hardtanh/relu6: min(max(x, lo), hi), two compares")
+define("hardtanh_backward", 2, "(x <= lo || x >= hi) ? 0 : dy: two compares")
+define(
+    "gelu_backward",
+    11,
+    "dy * (cdf + x * pdf): cdf = 0.5 (1 + erf(x / sqrt 2)) (mul, erf, add, mul), "
+    "pdf = exp(-x^2 / 2) / sqrt(2 pi) (mul, mul, exp, mul), then mul, add, mul",
+)
+define(
+    "gelu_tanh_backward",
+    18,
+    "torch's tanh-GELU derivative: x^2, x^3, inner = b (x + k x^3) (3), tanh, left = x/2, "
+    "right = 1 + t, left' = right / 2, 1 - t^2 (2), inner' = b (1 + 3k x^2) (3), "
+    "left' + left * right' * inner' (3), times dy",
+)
+define("sigmoid", 4, "1 / (1 + exp(-x)): negate, exp, add, divide")
+define("sigmoid_backward", 3, "dy * (1 - y) * y: subtract, two multiplies")
+define("tanh_backward", 3, "dy * (1 - y^2): multiply, subtract, multiply")
+define("silu", 4, "x / (1 + exp(-x)): negate, exp, add, divide")
+define(
+    "silu_backward",
+    9,
+    "s = sigmoid(x) (4); dy * s * (1 + x * (1 - s)): subtract, multiply, add, two multiplies",
+)
+define("hardswish", 5, "x * min(max(x + 3, 0), 6) / 6: add, two compares, multiply, divide")
+define(
+    "hardswish_backward",
+    5,
+    "x < -3 ? 0 : x <= 3 ? dy * (x / 3 + 0.5) : dy: two compares, divide, add, multiply",
+)
+define("hardsigmoid", 4, "min(max(x + 3, 0), 6) / 6: add, two compares, divide")
+define("hardsigmoid_backward", 3, "(-3 < x < 3) ? dy / 6 : 0: two compares, divide")
+define("leaky_relu", 2, "x > 0 ? x : slope * x: compare, multiply (also prelu and rrelu)")
+define("leaky_relu_backward", 2, "x > 0 ? dy : slope * dy: compare, multiply")
+define(
+    "elu",
+    6,
+    "x <= 0 ? alpha * scale * (exp(x * input_scale) - 1) : scale * x: compare, multiply, exp, "
+    "subtract, multiply (constants folded), and the positive side's multiply (also celu)",
+)
+define(
+    "elu_backward",
+    6,
+    "x <= 0 ? dy * c * exp(x * input_scale) : dy * scale: compare, multiply, exp, two "
+    "multiplies, and the positive side's multiply",
+)
+define(
+    "softplus",
+    5,
+    "beta x > threshold ? x : log1p(exp(beta x)) / beta: multiply, compare, exp, log1p, divide",
+)
+define(
+    "softplus_backward",
+    6,
+    "z = exp(beta x); beta x > threshold ? dy : dy * z / (z + 1): multiply, exp, compare, add, "
+    "divide, multiply",
+)
+define("mish", 4, "x * tanh(log1p(exp(x))): exp, log1p, tanh, multiply")
+define("glu", 5, "a * sigmoid(b) per output element: sigmoid (4) and a multiply")
+define(
+    "glu_backward",
+    9,
+    "per grad_output element: s = sigmoid(b) (4); da = dy * s (1); "
+    "db = dy * a * s * (1 - s) (subtract, three multiplies)",
+)
+define(
+    "prelu_backward",
+    3,
+    "x > 0 ? (dy, 0) : (w * dy, x * dy): compare, two multiplies (grad_input and the "
+    "per-element grad_weight terms)",
+)
+define(
+    "log_sigmoid",
+    6,
+    "min(x, 0) - log1p(exp(-|x|)): compare, abs, negate, exp, log1p, subtract",
+)
+define(
+    "log_sigmoid_backward",
+    6,
+    "from the saved z = exp(-|x|): compare x < 0, z / (1 + z) (add, divide), times +-1, "
+    "subtract from 0 or 1, times dy",
+)
+define("hardshrink", 2, "|x| <= lambda ? 0 : x: two compares (also both shrink backwards)")
+define(
+    "softshrink",
+    4,
+    "x > l ? x - l : x < -l ? x + l : 0: two compares, subtract, add",
+)
+define("logit", 3, "log(x / (1 - x)): subtract, divide, log (an eps clamp adds two compares)")
+define(
+    "logit_backward",
+    5,
+    "x outside [lo, hi] ? 0 : dy / (x * (1 - x)): two compares, subtract, multiply, divide",
+)
+# Softmax and log-softmax (the forward "softmax" and "softmax_backward" entries are above).
+define(
+    "log_softmax",
+    5,
+    "max compare, subtract max, exp, add to row sum, subtract the row's log-sum; the log of "
+    "each row's sum is one 'transcendental' per row",
+)
+define("log_softmax_backward", 4, "dx = dy - exp(y) * sum(dy): add to row sum, exp, mul, sub")
+define(
+    "safe_softmax",
+    3,
+    "_safe_softmax's extra work on top of 'softmax': compare x == -inf, and it into the row's "
+    "all-masked flag, select 0 for fully masked rows",
+)
+# Losses (per element of the broadcast input/target, before the reduction).
+define(
+    "loss_reduction",
+    1,
+    "reduction='sum' or 'mean': add each element's loss into the total; 'mean' then divides "
+    "once per call",
+)
+define("mse_loss", 2, "(x - y)^2: subtract, multiply")
+define("mse_loss_backward", 3, "norm * (x - y) * dy, norm = 2 or 2/n: subtract, two multiplies")
+define(
+    "smooth_l1_loss",
+    7,
+    "z = |x - y|; z < beta ? 0.5 z^2 / beta : z - 0.5 beta: subtract, abs, compare, two "
+    "multiplies, divide, subtract",
+)
+define(
+    "smooth_l1_loss_backward",
+    6,
+    "d = x - y; d < -beta ? -norm dy : d > beta ? norm dy : norm d dy / beta: subtract, two "
+    "compares, two multiplies, divide",
+)
+define(
+    "huber_loss",
+    7,
+    "z = |x - y|; z < delta ? 0.5 z^2 : delta (z - 0.5 delta): subtract, abs, compare, two "
+    "multiplies, subtract, multiply",
+)
+define(
+    "huber_loss_backward",
+    5,
+    "d = x - y; clamp of d to [-delta, delta] (two compares) times norm and dy: subtract, two "
+    "compares, two multiplies",
+)
+define(
+    "binary_cross_entropy",
+    9,
+    "(y - 1) max(log1p(-x), -100) - y max(log(x), -100): subtract, negate, log1p, compare, "
+    "multiply, log, compare, multiply, subtract (a weight adds a multiply)",
+)
+define(
+    "binary_cross_entropy_backward",
+    6,
+    "dy (x - y) / max((1 - x) x, eps): two subtracts, multiply, compare, divide, multiply "
+    "(a weight adds a multiply)",
+)
+define(
+    "bce_with_logits",
+    9,
+    "(1 - y) x - log_sigmoid(x): subtract, multiply, log_sigmoid (6), subtract; pos_weight "
+    "adds ((pw - 1) y + 1) * log_sigmoid(x): subtract, multiply, add, multiply",
+)
+define("soft_margin_loss", 4, "log1p(exp(-x * y)), as torch runs it: negate, multiply, exp, log1p")
+define(
+    "soft_margin_loss_backward",
+    8,
+    "z = exp(-y x); -norm y z / (1 + z) dy, as torch runs it: negate, multiply, exp, "
+    "multiply, multiply, add, divide, multiply",
+)
+# Dropout and random numbers.
+define(
+    "random",
+    0,
+    "drawing one random number and shaping it to its distribution (rand, randn, randint, "
+    "uniform_, normal_, bernoulli, randperm, dropout's mask, ...): random-number generation is "
+    "integer bit mixing, not arithmetic on data, so 0 FLOPs by convention; bytes written are "
+    "still counted (set e.g. costs={'random': 2} to count it)",
+)
+define(
+    "dropout",
+    2,
+    "native_dropout: x * mask * (1 / (1 - p)), two multiplies (drawing the mask is 'random')",
+)
+define("dropout_backward", 2, "native_dropout_backward: dy * mask * scale, two multiplies")
+# Optimizer updates, per parameter element (fused kernels; foreach ops count their parts).
+define(
+    "adam",
+    13,
+    "one Adam/AdamW step: m = lerp(m, g, 1 - b1) (3); v = b2 v + (1 - b2) g^2 (4); "
+    "denom = sqrt(v) / sqrt(bc2) + eps (3); p -= step_size * m / denom (3). Weight decay adds "
+    "a multiply (AdamW) or a multiply and an add (Adam), amsgrad a compare, maximize a "
+    "negate, grad_scale a divide",
+)
+define(
+    "adagrad",
+    7,
+    "one Adagrad step: s += g^2 (2); std = sqrt(s) + eps (2); p -= clr * g / std (3); weight "
+    "decay adds a multiply and an add",
+)
+define(
+    "sgd",
+    2,
+    "one SGD step: p -= lr * g, a multiply and a subtract; weight decay adds a multiply and an "
+    "add, maximize a negate, grad_scale a divide",
+)
+define(
+    "sgd_momentum",
+    2,
+    "momentum buffer after the first step: b = momentum * b + g (multiply, add; dampening adds "
+    "a multiply, nesterov g + momentum * b a multiply and an add); the first step copies g",
+)
+define(
+    "amp_unscale",
+    2,
+    "GradScaler unscale: g * (1 / scale) and a finiteness test, a multiply and a compare",
+)
 
 # -- normalisation, reductions, pooling, resize, embedding and indexing, RNN cells -----------
 
