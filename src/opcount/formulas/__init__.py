@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (importing registers the formulas)
     copy,
     dropout_random,
     matmul,
+    norm,
     optimizer,
     pointwise,
     softmax_loss,

@@ -322,6 +322,249 @@ define(
 )
 
 # -- normalisation, reductions, pooling, resize, embedding and indexing, RNN cells -----------
+# Normalisation. Layer, group and batch norm (training) reuse "norm" and "affine" above, so a
+# LayerNorm costs the same alone as inside a fused transformer layer. Per-group scalar work
+# (mean = sum / n, rstd = rsqrt(var / n + eps)) is not counted, as in "norm".
+define(
+    "norm_affine_half",
+    1,
+    "multiply by a norm's weight alone, or add its bias alone (a norm with only one of the two)",
+)
+define("norm_eval", 2, "subtract the running mean, multiply by rstd (batch norm in eval mode)")
+define(
+    "norm_stats",
+    4,
+    "batch statistics alone (batch_norm_stats): add to the mean, subtract the mean, square, "
+    "add to the variance",
+)
+define(
+    "norm_running_stats",
+    7,
+    "per channel: running_mean = (1 - m) * running_mean + m * mean (2 multiplies, add); "
+    "running_var likewise on the unbiased variance (multiply by n / (n - 1), 2 multiplies, add)",
+)
+define(
+    "norm_gather_stats",
+    6,
+    "per device and channel (SyncBatchNorm): merge one device's count, mean and variance into "
+    "the total: delta, weighted mean update, variance update (2 each)",
+)
+define(
+    "norm_recompute",
+    2,
+    "x_hat = (x - mean) * rstd, recomputed in backward from the saved mean and rstd",
+)
+define(
+    "norm_backward",
+    7,
+    "dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat)): add g to its sum, multiply by x_hat "
+    "and add to that sum (3), then 2 subtracts and 2 multiplies (4)",
+)
+define("norm_eval_backward", 1, "dx = g * rstd: running statistics are constants")
+define("norm_weight_backward", 1, "g = dy * weight, the gradient entering the normalisation")
+define("norm_weight_grad", 2, "dweight: multiply dy by x_hat, add to the per-feature sum")
+define("norm_bias_grad", 1, "dbias: add dy to the per-feature sum")
+define(
+    "norm_backward_reduce",
+    4,
+    "SyncBatchNorm backward reduce: add dy to its sum, x - mean, multiply by dy, add to that sum",
+)
+define(
+    "norm_backward_elemt",
+    5,
+    "SyncBatchNorm backward: dx = (dy - mean(dy) - (x - mean) * c) * s with per-channel c and s: "
+    "subtract, multiply, 2 subtracts, multiply",
+)
+define(
+    "rms_norm_backward",
+    5,
+    "dx = rstd * (g - x * rstd^2 * mean(g * x)): multiply g by x and add to the sum (2), multiply "
+    "x by the row's scalar, subtract, multiply by rstd (3)",
+)
+define("rms_norm_weight_grad", 3, "dweight: x * rstd, times dy, add to the per-feature sum")
+define(
+    "weight_norm",
+    3,
+    "w = v * g / ||v||: square v and add it to its slice's norm (2), multiply by g / norm (1)",
+)
+define(
+    "weight_norm_backward",
+    5,
+    "dg = sum(dw * v) / norm: multiply, add (2); dv = (g / norm) * (dw - v * dg / norm): "
+    "multiply, subtract, multiply (3)",
+)
+
+# Reductions and scans. A reduction of n elements is counted as n operations, accumulating
+# into the identity, like "norm" counts its sums.
+define("reduce_add", 1, "add one element to a sum (sum, mean, cumsum, trace, scatter_add, ...)")
+define("reduce_mul", 1, "multiply one element into a product (prod, cumprod, scatter 'prod')")
+define(
+    "reduce_compare",
+    1,
+    "compare one element with the running max/min, or test it (amax, argmax, cummax, any, all, "
+    "nonzero); binary max/min: one compare per output element",
+)
+define("reduce_divide", 1, "divide a sum by its count, per output element (mean, scatter 'mean')")
+define("reduce_nan_test", 1, "test one element for NaN (nansum, nanmedian)")
+define(
+    "reduce_var",
+    4,
+    "var/std: add to the mean, subtract the mean, square, add to the sum of squares",
+)
+define(
+    "reduce_var_finish",
+    2,
+    "per output: divide the sum by n for the mean, divide the squares by n - correction",
+)
+define(
+    "reduce_root",
+    1,
+    "per output: the square root of std or a 2-norm, the 1/p power of a p-norm",
+)
+define(
+    "reduce_norm",
+    2,
+    "vector norm of order 2 (square, add), 1 (abs, add), inf/-inf (abs, compare) or 0 "
+    "(compare with 0, add), per element",
+)
+define("reduce_norm_p", 3, "vector norm of any other order p: abs, pow p, add, per element")
+define("reduce_logsumexp", 4, "logsumexp: compare for the max, subtract the max, exp, add")
+define("reduce_logsumexp_finish", 2, "per output of logsumexp: log of the sum, add the max back")
+define(
+    "scan_logaddexp",
+    5,
+    "logcumsumexp step log(exp(a) + exp(b)) = max(a, b) + log1p(exp(min - max)): compare, "
+    "subtract, exp, log1p, add",
+)
+define(
+    "sort_compare",
+    1,
+    "one comparison of a comparison sort or search: sort n keys in n * ceil(log2 n), topk keeps "
+    "a heap of k (n * ceil(log2(k + 1))), binary search in ceil(log2(m + 1)) per query",
+)
+define(
+    "histogram_bin",
+    5,
+    "histc, per element: 2 compares with the range, subtract the minimum, multiply by "
+    "bins / width, add 1 to the bin",
+)
+define(
+    "select_compare",
+    2,
+    "median/kthvalue by quickselect, per element: each partition pass compares the remaining "
+    "elements with a pivot and the range halves, n + n/2 + ... = 2n compares",
+)
+
+# Pooling (windows clipped by padding count only their real elements).
+define("pool_max", 1, "max pooling: compare one window element with the running max")
+define("pool_add", 1, "average pooling: add one window element to the window's sum")
+define("pool_divide", 1, "average pooling: divide a window's sum by its size, per output")
+define(
+    "pool_max_backward",
+    1,
+    "max pooling backward: add one output gradient into the input gradient at its argmax",
+)
+
+# Resampling.
+define(
+    "resize_tap",
+    2,
+    "interpolation: multiply one source value by its weight, add it to the output (per tap of "
+    "every output element; backward spreads each gradient over the same taps)",
+)
+define(
+    "resize_nearest_backward",
+    1,
+    "nearest-neighbour backward: add one output gradient into the input gradient",
+)
+define(
+    "grid_sample_coord",
+    4,
+    "per output location and axis: unnormalise a grid coordinate, ((c + 1) * size - 1) / 2 "
+    "(or (c + 1) / 2 * (size - 1) with align_corners)",
+)
+define(
+    "grid_sample_clip",
+    2,
+    "per output location and axis, padding_mode border or reflection: clip the coordinate "
+    "into the image (2 compares; reflection's fold counted alike)",
+)
+define(
+    "grid_sample_weight",
+    2,
+    "per output location and tap: distance to the tap (subtract) and product of the per-axis "
+    "weights (multiply)",
+)
+define(
+    "grid_sample_grad_coord",
+    3,
+    "grid_sampler backward, per output element, tap and axis: value times the derivative of "
+    "the tap weight, times the output gradient, added to the coordinate's gradient",
+)
+define(
+    "grid_sample_coord_backward",
+    1,
+    "grid_sampler backward, per output location and axis: scale the coordinate gradient by "
+    "the unnormalisation factor",
+)
+
+# Embeddings and indexed updates (gathers, scatters and copies move data: 0 FLOPs).
+define(
+    "index_scale",
+    1,
+    "multiply one indexed element by a factor: index_add's alpha, an embedding bag's "
+    "per-sample weight, 1 / frequency of scale_grad_by_freq",
+)
+define(
+    "embedding_renorm_row",
+    4,
+    "per looked-up row of embedding max_norm: root of the norm, compare with max_norm, add "
+    "1e-7, divide max_norm by the norm",
+)
+
+# Recurrent cells, per hidden unit and time step (gate matrix products are MACs, not here).
+define(
+    "rnn_gate_add",
+    1,
+    "add the input and hidden products of one gate element, or add one bias vector to it",
+)
+define("rnn_sigmoid", 4, "a gate's sigmoid 1 / (1 + exp(-x)): negate, exp, add, divide")
+define("rnn_tanh", 1, "a tanh: one transcendental")
+define("rnn_relu", 1, "a relu: one compare")
+define(
+    "lstm_state",
+    5,
+    "c' = f * c + i * g (2 multiplies, add), h' = o * tanh(c') (tanh, multiply)",
+)
+define(
+    "gru_state",
+    4,
+    "r * (W_hn h + b_hn) (multiply), h' = n + z * (h - n) (subtract, multiply, add)",
+)
+define(
+    "lstm_cell_backward",
+    23,
+    "tanh(c') (1); do (1) and through o's sigmoid (3); dc += dh * o * (1 - tanh^2) (5); "
+    "di, dg, df through their activations (4 each); dc_prev = dc * f (1)",
+)
+define(
+    "gru_cell_backward",
+    16,
+    "dn = dh * (1 - z) (2), dz = dh * (h - n) (2), dh_prev = dh * z (1), through tanh (3), "
+    "dr = dn' * hn and dhn = dn' * r (2), through the two sigmoids (3 each)",
+)
+define("rnn_tanh_backward", 3, "dh * (1 - h^2): multiply, subtract, multiply")
+define("rnn_relu_backward", 1, "dh where h > 0: one compare")
+define(
+    "rnn_grad_accumulate",
+    1,
+    "add the gradient from the next time step to the output's gradient of a hidden unit",
+)
+define(
+    "rnn_dropout",
+    1,
+    "cuDNN/MIOpen dropout between layers in training: multiply by the scaled mask",
+)
 
 
 _active: dict[str, int] = DEFAULT_COSTS  # the same dict, so later define() calls show
