@@ -205,3 +205,42 @@ def test_model_argument_names_a_submodule_called_directly() -> None:
     x = torch.randn(N, D)
     counter = count(lambda: model.block(x), model=model)
     assert {"block.fc1", "block.fc2"} <= set(counter.to_dataframe()["module"])
+
+
+class InPlaceAndFunctional(nn.Module):
+    """An in-place activation, a custom autograd.Function and a child used only through its
+    weight: every backward op must still find its module."""
+
+    class Square(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: object, x: torch.Tensor) -> torch.Tensor:
+            ctx.save_for_backward(x)  # type: ignore[attr-defined]
+            return x * x
+
+        @staticmethod
+        def backward(ctx: object, grad: torch.Tensor) -> torch.Tensor:
+            (x,) = ctx.saved_tensors  # type: ignore[attr-defined]
+            return 2 * x * grad
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = nn.Sequential(nn.Linear(D, D), nn.Hardswish(inplace=True))
+        self.proj = nn.Linear(D, D)  # never called as a module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.Square.apply(self.inner(x))
+        return F.linear(h, self.proj.weight, self.proj.bias)
+
+
+def test_in_place_ops_custom_functions_and_borrowed_weights_are_attributed() -> None:
+    model = InPlaceAndFunctional()
+    x = torch.randn(N, D, requires_grad=True)
+    counter = count(lambda: model(x).sum().backward())
+    rows = counter.to_dataframe()
+    backward = rows[rows["phase"] == "backward"]
+    assert "<unattributed>" not in set(backward["module"])
+    assert set(backward.loc[backward["op"] == "aten.hardswish_backward", "module"]) == {"inner.1"}
+    # the custom Function's backward multiplies run in the module that applied it
+    assert "" in set(backward.loc[backward["op"] == "aten.mul", "module"])
+    # proj's weight gradient is a product of the root's functional linear
+    assert backward.loc[backward["module"] == "", "macs"].sum() == 2 * N * D * D

@@ -29,6 +29,10 @@ PHASES = ("forward", "backward", "recompute")
 ACCUMULATE_GRAD_SEQ = 2**64 - 1
 """``_sequence_nr()`` of AccumulateGrad nodes, which belong to a parameter, not a forward op."""
 
+_MAX_GAP = 64
+"""Longest run of skipped autograd sequence numbers filled in; longer jumps (another thread's
+counter) map only the newest number."""
+
 _get_sequence_nr = torch._C._autograd._get_sequence_nr
 _current_node = torch._C._current_autograd_node
 _graph_task_id = getattr(torch._C, "_current_graph_task_id", None)
@@ -90,6 +94,7 @@ class ModuleTracker:
         self._known: dict[int, tuple[nn.Module, str]] = {}
         self._roots: dict[int, tuple[nn.Module, str]] = {}
         self._param_frames: dict[int, int] = {}
+        self._owned_params: set[int] = set()
         self._seq_map: dict[int, tuple[int, int]] = {}
         self._last_seq_nr = _get_sequence_nr()
         self._handles: list[RemovableHandle] = []
@@ -127,7 +132,15 @@ class ModuleTracker:
             self.input_shapes[frame] = tensor_shapes(args)
         if call == 0 and phase == FORWARD:
             self._known.setdefault(id(module), (module, fqn))
+            # A parameter's gradient accumulation belongs to the first module that owns it;
+            # parameters of children never called as modules (a parent using
+            # `self.proj.weight` through a functional op) belong to the parent that ran.
+            owned = self._owned_params
             for param in module.parameters(recurse=False):
+                if id(param) not in owned:
+                    owned.add(id(param))
+                    self._param_frames[id(param)] = frame
+            for param in module.parameters():
                 self._param_frames.setdefault(id(param), frame)
         if phase == RECOMPUTE:
             # recompute may run on autograd's device thread, whose sequence counter is its own
@@ -206,9 +219,19 @@ class ModuleTracker:
         """Frame of a forward op; remembers the autograd node it creates, if any."""
         frame = self._stack[-1][1] if self._stack else 0
         seq_nr = _get_sequence_nr()
-        if seq_nr != self._last_seq_nr:
-            # this op created the node numbered seq_nr - 1 (the counter is read after creation)
-            self._seq_map[seq_nr - 1] = (frame, seq)
+        last = self._last_seq_nr
+        if seq_nr != last:
+            # This op created the node numbered seq_nr - 1 (the counter is read after creation).
+            # Numbers skipped since the last op belong to nodes made without an op of their own
+            # reaching the mode: an in-place op's node made before the clone it dispatches
+            # first, a custom autograd.Function's node made before its forward's ops. They
+            # ran in this same module call, so they take this frame.
+            entry = (frame, seq)
+            if 0 < seq_nr - last <= _MAX_GAP:
+                for number in range(last, seq_nr):
+                    self._seq_map[number] = entry
+            else:
+                self._seq_map[seq_nr - 1] = entry
             self._last_seq_nr = seq_nr
         return frame
 

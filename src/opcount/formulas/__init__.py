@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (importing registers the formulas)
     norm,
     optimizer,
     pointwise,
+    reduction,
     softmax_loss,
 )
 from .free import FREE_OPS
