@@ -246,7 +246,8 @@ class ModuleTracker:
         seq_nr = node._sequence_nr()
         if seq_nr == ACCUMULATE_GRAD_SEQ:
             variable = getattr(node, "variable", None)
-            return self._param_frames.get(id(variable), 1), BACKWARD, -1
+            # a parameter's accumulation belongs to its module; a leaf input's to no module
+            return self._param_frames.get(id(variable), 0), BACKWARD, -1
         entry = self._seq_map.get(seq_nr)
         if entry is None:
             return 1, BACKWARD, -1

@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (importing registers the formulas)
     norm,
     optimizer,
     pointwise,
+    pool,
     reduction,
     softmax_loss,
 )
