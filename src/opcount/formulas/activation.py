@@ -48,7 +48,6 @@ _SIMPLE: dict[tuple[str, ...], str] = {
     ("softplus_backward",): "softplus_backward",
     ("mish", "mish_"): "mish",  # x * tanh(softplus(x))
     ("glu",): "glu",  # a * sigmoid(b), per output element
-    ("glu_backward",): "glu_backward",  # per grad_output element
     ("hardshrink", "hardshrink_backward", "softshrink_backward"): "hardshrink",
     ("softshrink",): "softshrink",
     ("logit_backward",): "logit_backward",
@@ -107,3 +106,10 @@ def log_sigmoid_forward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any
 def log_sigmoid_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # dy * (max_deriv - sign * z / (1 + z)), per grad_output element
     return cost("log_sigmoid_backward") * int(args[0].numel()), 0
+
+
+@register("glu_backward", category="activation")
+def glu_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
+    # (grad_output, self, dim): per grad_output element (half of grad_input's), both halves'
+    # gradients: dy * s and dy * a * s * (1 - s)
+    return cost("glu_backward") * int(args[0].numel()), 0
