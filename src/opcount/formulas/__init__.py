@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (importing registers the formulas)
     pointwise,
     pool,
     reduction,
+    resize,
     softmax_loss,
 )
 from .free import FREE_OPS
