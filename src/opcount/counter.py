@@ -267,14 +267,15 @@ class OpCounter:
         export.write_parquet(self.to_dataframe(), path)
 
     def to_latex(self, depth: int = 1, phase: str | None = "forward", digits: int = 2) -> str:
-        """A booktabs LaTeX table of params, MACs and FLOPs per module down to ``depth``."""
-        frame = self.by_module(depth=depth, phase=phase)
-        return export.paper_table(frame, "latex", phase=phase, digits=digits)
+        """A booktabs LaTeX table of params, MACs and FLOPs per module down to tree level
+        ``depth`` (levels count the modules that ran: a ``ModuleList``'s blocks are level 1)."""
+        frame = self.by_module(phase=phase)
+        return export.paper_table(frame, "latex", depth=depth, phase=phase, digits=digits)
 
     def to_markdown(self, depth: int = 1, phase: str | None = "forward", digits: int = 2) -> str:
         """A Markdown table of params, MACs and FLOPs per module down to ``depth``."""
-        frame = self.by_module(depth=depth, phase=phase)
-        return export.paper_table(frame, "markdown", phase=phase, digits=digits)
+        frame = self.by_module(phase=phase)
+        return export.paper_table(frame, "markdown", depth=depth, phase=phase, digits=digits)
 
     # -- printing ----------------------------------------------------------------------------
 
@@ -282,7 +283,12 @@ class OpCounter:
         self, depth: int | None, columns: Sequence[str] | None
     ) -> tuple[list[str], list[dict[str, Any]], list[str], dict[str, Any], dict[str, Any]]:
         """Summary lines, module records, columns, footer totals and run totals of a table."""
-        frame = self.by_module(depth=depth)
+        frame = self.by_module()
+        if depth is not None:
+            # tree levels, not name depth: the blocks of a ModuleList (which never runs) are
+            # one level below their model
+            levels = table.tree_levels([str(m) for m in frame["module"]])
+            frame = frame[[level <= depth for level in levels]]
         records = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
         totals = self._totals()
         if columns is None:
@@ -313,7 +319,10 @@ class OpCounter:
         columns: Sequence[str] | None = None,
         width: int | None = 100,
     ) -> str:
-        """The printed report: totals, the module tree down to ``depth`` and notes.
+        """The printed report: totals, the module tree down to level ``depth`` and notes.
+
+        Levels count the modules that ran, so the blocks of a ``ModuleList`` (which has no
+        forward of its own) are one level below their model.
 
         ``columns`` picks from ``opcount.table.TABLE_COLUMNS`` (``"type"``, ``"input"``,
         ``"output"``, ``"kernel"``, ``"params"``, ``"macs"``, ``"flops"``, ``"backward_flops"``,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .errors import OpCountError
 from .report import COLUMNS, INTEGER_COLUMNS, restore_types
+from .table import tree_levels
 
 SCHEMA = "opcount.rows"
 SCHEMA_VERSION = 1
@@ -148,48 +149,54 @@ def _markdown_escape(text: str) -> str:
 
 
 def paper_rows(
-    frame: pd.DataFrame, phase: str | None = "forward"
+    frame: pd.DataFrame, depth: int = 1, phase: str | None = "forward"
 ) -> tuple[list[str], list[list[int | None]], list[int | None], list[int]]:
-    """``(names, values, total, depths)`` for a paper table from a ``by_module`` frame: one
-    row per module below the root, values ``[params, MACs, FLOPs]`` (params ``None`` without a
-    model), and the total over every top-level row (the root plus ops outside it)."""
+    """``(names, values, total, levels)`` for a paper table from a full ``by_module`` frame:
+    one row per module down to tree level ``depth`` below the root (levels count the modules
+    that ran, so the blocks of a ``ModuleList`` are level 1), values ``[params, MACs, FLOPs]``
+    (params ``None`` without a model), and the total of the top-level rows (the root plus any
+    ops outside it)."""
     prefix = f"{phase}_" if phase else ""
     has_params = "params" in frame.columns
-    names, values, depths = [], [], []
+    names, values, kept_levels = [], [], []
     total: list[int | None] = [None, 0, 0]
-    for record in frame.to_dict("records"):
+    levels = tree_levels([str(m) for m in frame["module"]])
+    for record, level in zip(frame.to_dict("records"), levels):
         cells: list[int | None] = [
             int(record["params"]) if has_params else None,
             int(record[f"{prefix}macs"]),
             int(record[f"{prefix}flops"]),
         ]
-        if int(record["depth"]) == 0:
+        if level == 0:
             total[1] = int(total[1] or 0) + int(cells[1] or 0)
             total[2] = int(total[2] or 0) + int(cells[2] or 0)
             if record["module"] == "" and has_params:
                 total[0] = cells[0]
             if str(record["module"]) == "" or not any(cells[1:]):
                 continue  # the root is the total; empty special rows say nothing
+        elif level > depth:
+            continue
         names.append(str(record["module"]))
         values.append(cells)
-        depths.append(int(record["depth"]))
-    return names, values, total, depths
+        kept_levels.append(max(level, 1))
+    return names, values, total, kept_levels
 
 
 def paper_table(
     frame: pd.DataFrame,
     fmt: str,
     *,
+    depth: int = 1,
     phase: str | None = "forward",
     digits: int = 2,
     caption: str | None = None,
 ) -> str:
     """A LaTeX (``fmt="latex"``, booktabs) or Markdown (``"markdown"``) table of params, MACs
-    and FLOPs per module of ``frame`` (a ``by_module(depth=...)`` frame), with a total row.
+    and FLOPs per module of ``frame`` (a ``by_module()`` frame) down to ``depth``, with a total.
     Each column has one unit, chosen from its largest value and named in its header."""
     if fmt not in ("latex", "markdown"):
         raise OpCountError(f"unknown table format {fmt!r}; use 'latex' or 'markdown'")
-    names, values, total, depths = paper_rows(frame, phase)
+    names, values, total, depths = paper_rows(frame, depth, phase)
     has_params = total[0] is not None
     kinds = [("Params", "params"), ("MACs", "compute"), ("FLOPs", "compute")]
     columns = [i for i in range(3) if has_params or i > 0]

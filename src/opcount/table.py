@@ -126,9 +126,24 @@ def cell(kind: str, value: Any) -> str:
     raise ValueError(f"unknown cell kind {kind!r}")
 
 
-def module_label(name: str, depth: int) -> str:
+def module_label(name: str, level: int) -> str:
     """The tree cell: the module's path indented two spaces per level; the root ``(root)``."""
-    return "  " * depth + (name if name else "(root)")
+    return "  " * level + (name if name else "(root)")
+
+
+def tree_levels(names: Sequence[str]) -> list[int]:
+    """Indentation level of each module path: how many of its enclosing paths are listed too,
+    so a child of an unlisted container (a ``ModuleList`` never called) sits under the root."""
+    listed = set(names)
+    levels = []
+    for name in names:
+        if not name or name.startswith("<"):
+            levels.append(0)
+            continue
+        parts = name.split(".")
+        enclosing = [".".join(parts[:i]) for i in range(1, len(parts))] + [""]
+        levels.append(sum(1 for e in enclosing if e in listed))
+    return levels
 
 
 def resolve_columns(columns: Sequence[str]) -> list[Column]:
@@ -190,12 +205,10 @@ def module_table(
     """The module tree as text, one row per record, a ``total`` footer from ``totals``."""
     specs = resolve_columns(columns)
     headers = ["module", *(s.header for s in specs)]
+    levels = tree_levels([str(r["module"]) for r in records])
     body = [
-        [
-            module_label(str(r["module"]), int(r.get("depth", 0))),
-            *(cell(s.kind, r.get(s.field)) for s in specs),
-        ]
-        for r in records
+        [module_label(str(r["module"]), level), *(cell(s.kind, r.get(s.field)) for s in specs)]
+        for r, level in zip(records, levels)
     ]
     footer = [["total", *(cell(s.kind, totals.get(s.field)) for s in specs)]] if totals else []
     kept = fit_columns(list(columns), headers, [*body, *footer], width)
@@ -241,8 +254,9 @@ def summary_lines(totals: Record) -> list[str]:
         train_text = (
             "all trainable" if trainable == params else f"{format_count(trainable)} trainable"
         )
+        exact = f"{format_count(params)}, " if params >= 1000 else ""
         lines.append(
-            f"parameters: {format_params(params)} ({format_count(params)}, {train_text}), "
+            f"parameters: {format_params(params)} ({exact}{train_text}), "
             f"{format_bytes(totals.get('param_bytes', 0))}"
         )
     return lines
@@ -298,6 +312,7 @@ def render_html(
         return "<tr>" + "".join(parts) + "</tr>"
 
     head = row("th", [("module", "<"), *((s.header, s.align) for s in specs)])
+    levels = tree_levels([str(r["module"]) for r in records])
     body = [
         row(
             "td",
@@ -305,9 +320,9 @@ def render_html(
                 (str(r["module"]) or "(root)", "<"),
                 *((cell(s.kind, r.get(s.field)), s.align) for s in specs),
             ],
-            int(r.get("depth", 0)),
+            level,
         )
-        for r in records
+        for r, level in zip(records, levels)
     ]
     if totals:
         body.append(
