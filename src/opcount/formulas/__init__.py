@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (importing registers the formulas)
     conv,
     copy,
     dropout_random,
+    indexing,
     matmul,
     norm,
     optimizer,
