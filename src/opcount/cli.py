@@ -1,107 +1,200 @@
-"""The ``opcount`` command: count a model from the shell.
+"""The ``opcount`` command: count any model from a shell.
 
-``opcount torchvision:resnet50`` builds the model with ``weights=None``, feeds one input of the
-size its published weights use, counts the forward pass in eval mode and prints the totals and
-top-level modules. Usage errors exit with status 2 and a one-line message, never a traceback.
+``opcount torchvision:resnet50`` builds the model with random weights, feeds an input of the size
+its published weights use, counts the run and prints the module table. Exit status: 0 ok, 1 the
+model itself failed (its error and the module that was running are shown), 2 bad usage (a
+one-line message that names the bad value; never a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
-import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import torch
-from torch import nn
 
-from .counter import OpCounter
 from .errors import OpCountError
+from .inputs import DTYPES, InputSpec, InputSpecError, parse_input
+from .models import LoadedModel, ModelError, UsageError, load_model
+from .sweep import SweepRow, render_sweep, sweep_frame, sweep_models
+
+_DEVICES = ("cpu", "cuda", "meta")
+_FLOAT_DTYPES = ("float32", "bfloat16", "float16")
+_BY = ("module", "op", "category", "phase")
 
 
-class UsageError(OpCountError):
-    """A bad command line: reported in one line with exit status 2."""
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line (argparse's own usage dump is noise here)."""
 
-
-def build_torchvision(name: str) -> tuple[nn.Module, torch.Tensor]:
-    """A torchvision model with random weights and a batch-1 input at its weights' crop size."""
-    try:
-        import torchvision.models as tv_models
-    except ImportError as error:
-        raise UsageError(
-            "torchvision is not installed; install it with: pip install 'opcount[vision]'"
-        ) from error
-    available = tv_models.list_models()
-    if name not in available:
-        close = difflib.get_close_matches(name.lower(), available, n=5, cutoff=0.6)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise UsageError(
-            f"unknown torchvision model {name!r}.{hint} List them with: "
-            "python -c 'import torchvision; print(torchvision.models.list_models())'"
-        )
-    model = tv_models.get_model(name, weights=None)
-    return model.eval(), torch.randn(1, 3, *_input_size(name))
-
-
-def _input_size(name: str) -> tuple[int, int]:
-    """(height, width) from the model's published weights' preset, else 224 x 224."""
-    import torchvision.models as tv_models
-
-    try:
-        weights = tv_models.get_model_weights(name)
-        preset = next(iter(weights)).transforms()
-    except (ValueError, StopIteration, TypeError):
-        return 224, 224
-    crop = getattr(preset, "crop_size", None)
-    if crop:
-        return int(crop[0]), int(crop[-1])
-    return 224, 224
-
-
-def parse_model(spec: str) -> tuple[nn.Module, torch.Tensor]:
-    """Build the model a MODEL argument names."""
-    source, sep, name = spec.partition(":")
-    if not sep or not name:
-        raise UsageError(
-            f"model {spec!r} must look like torchvision:NAME, e.g. torchvision:resnet50"
-        )
-    if source == "torchvision":
-        return build_torchvision(name)
-    raise UsageError(f"unknown model source {source!r} in {spec!r}; use torchvision:NAME")
+    def error(self, message: str) -> Any:
+        raise UsageError(message)
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="opcount",
-        description="Count the FLOPs, MACs and bytes of a PyTorch model, per aten op and module.",
+        description=(
+            "Count the FLOPs, MACs and bytes of a PyTorch model, per aten op and per module. "
+            "MODEL is torchvision:NAME (e.g. torchvision:resnet50), timm:NAME, "
+            "package.module:callable or path/to/file.py:callable."
+        ),
     )
-    parser.add_argument("model", help="the model to count, e.g. torchvision:resnet50")
-    parser.add_argument("--csv", metavar="PATH", help="write one row per aten op call to PATH")
+    parser.add_argument("models", nargs="*", metavar="MODEL", help="model(s) to count")
+    parser.add_argument(
+        "--input",
+        action="append",
+        metavar="SHAPE[:DTYPE]",
+        help="an input, e.g. 1x3x224x224 or 1x128:int64; repeat for several inputs",
+    )
+    parser.add_argument("--batch", type=int, metavar="N", help="batch size (first dim of inputs)")
+    parser.add_argument("--backward", action="store_true", help="also count backward of a loss")
+    parser.add_argument("--train", action="store_true", help="run in train mode (default eval)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or meta (meta: no memory)")
+    parser.add_argument("--dtype", help="float32, bfloat16 or float16 (model and float inputs)")
+    parser.add_argument("--depth", type=int, default=1, help="module tree depth to print")
+    parser.add_argument("--by", default="module", help="table: module, op, category or phase")
+    parser.add_argument("--csv", metavar="PATH", help="write the rows (or sweep table) as CSV")
+    parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
+    parser.add_argument("--parquet", metavar="PATH", help="write the rows as Parquet")
+    parser.add_argument(
+        "--all",
+        metavar="SOURCE",
+        help="count every model of SOURCE: torchvision (classification) or torchvision:all",
+    )
+    parser.add_argument(
+        "--list-models", nargs="?", const="", metavar="FILTER", help="list model names and exit"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the totals line")
     return parser
+
+
+def _check_options(args: argparse.Namespace) -> tuple[list[InputSpec] | None, torch.dtype | None]:
+    if args.device not in _DEVICES:
+        raise UsageError(f"--device {args.device!r}: choose one of {', '.join(_DEVICES)}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here; use cpu or meta")
+    if args.dtype is not None and args.dtype not in _FLOAT_DTYPES:
+        raise UsageError(f"--dtype {args.dtype!r}: choose one of {', '.join(_FLOAT_DTYPES)}")
+    if args.by not in _BY:
+        raise UsageError(f"--by {args.by!r}: choose one of {', '.join(_BY)}")
+    if args.batch is not None and args.batch < 1:
+        raise UsageError(f"--batch {args.batch}: must be a positive integer")
+    if args.depth < 0:
+        raise UsageError(f"--depth {args.depth}: must be 0 or more")
+    specs = [parse_input(text) for text in args.input] if args.input else None
+    return specs, DTYPES[args.dtype] if args.dtype else None
+
+
+def _list_models(pattern: str) -> None:
+    import torchvision.models as tvm
+
+    names = [f"torchvision:{n}" for n in tvm.list_models()]
+    try:
+        import timm
+
+        names += [f"timm:{n}" for n in timm.list_models()]
+    except ImportError:
+        pass
+    for name in names:
+        if pattern.lower() in name.lower():
+            print(name)
+
+
+def _print_single(args: argparse.Namespace, loaded: LoadedModel, counter: Any) -> None:
+    shapes = [list(a.shape) for a in loaded.args if isinstance(a, torch.Tensor)]
+    passes = "forward + backward" if args.backward else "forward"
+    mode = "train" if args.train else "eval"
+    header = f"{loaded.name}, inputs {shapes}, {passes}, {mode} mode, {args.device}"
+    if args.quiet:
+        from .format import format_compute
+
+        print(
+            f"{loaded.name}: {format_compute(counter.total_macs, 'MACs')}, "
+            f"{format_compute(counter.total_flops, 'FLOPs')}"
+        )
+        return
+    print(header)
+    if args.by == "module":
+        table = getattr(counter, "table", None)
+        print(table(depth=args.depth) if callable(table) else counter)
+    else:
+        frame = getattr(counter, f"by_{args.by}")()
+        print(frame.to_string(index=False))
+
+
+def _export(args: argparse.Namespace, counter: Any) -> None:
+    for option, method in (("csv", "to_csv"), ("json", "to_json"), ("parquet", "to_parquet")):
+        path = getattr(args, option)
+        if path:
+            writer = getattr(counter, method, None)
+            if writer is None:
+                raise UsageError(f"--{option} is not available in this version")
+            writer(path)
+            print(f"wrote {len(counter.to_dataframe())} rows to {path}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    specs, dtype = _check_options(args)
+    if args.list_models is not None:
+        _list_models(args.list_models)
+        return 0
+    names = list(args.models)
+    if args.all:
+        names += _all_models(args.all)
+    if not names:
+        raise UsageError("no MODEL given; e.g. opcount torchvision:resnet50 (see --help)")
+    if len(names) == 1:
+        from .runner import count_run
+
+        loaded = load_model(names[0], args.device, specs, args.batch)
+        counter = count_run(loaded, backward=args.backward, train=args.train, dtype=dtype)
+        _print_single(args, loaded, counter)
+        _export(args, counter)
+        return 0
+    if args.json or args.parquet:
+        raise UsageError("--json and --parquet write one model's rows; use --csv for a sweep")
+    rows: list[SweepRow] = sweep_models(
+        names,
+        device=args.device,
+        specs=specs,
+        batch=args.batch,
+        backward=args.backward,
+        train=args.train,
+        dtype=dtype,
+    )
+    print(render_sweep(rows, backward=args.backward))
+    if args.csv:
+        sweep_frame(rows).to_csv(args.csv, index=False)
+        print(f"wrote {len(rows)} rows to {args.csv}", file=sys.stderr)
+    return 1 if any(r.error for r in rows) else 0
+
+
+def _all_models(source: str) -> list[str]:
+    if source not in ("torchvision", "torchvision:all"):
+        raise UsageError(f"--all {source!r}: use torchvision (classification) or torchvision:all")
+    import torchvision.models as tvm
+
+    module = tvm if source == "torchvision" else None
+    return [f"torchvision:{n}" for n in tvm.list_models(module=module)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``opcount`` command; returns the exit status."""
     parser = make_parser()
-    args = parser.parse_args(argv)
-    with warnings.catch_warnings():
-        # model constructors' own FutureWarnings are noise here; unsupported ops are listed in
-        # the printed summary instead of a warning
-        warnings.simplefilter("ignore")
-        try:
-            model, x = parse_model(args.model)
-        except UsageError as error:
-            print(f"opcount: error: {error}", file=sys.stderr)
-            return 2
-        with torch.no_grad(), OpCounter(model) as counter:
-            model(x)
-    print(f"{args.model}, input {list(x.shape)}, forward, eval mode")
-    print(counter)
-    if args.csv:
-        counter.to_csv(args.csv)
-        print(f"wrote {len(counter.to_dataframe())} rows to {args.csv}")
-    return 0
+    try:
+        args = parser.parse_args(argv)
+        return _run(args)
+    except (UsageError, InputSpecError) as error:
+        print(f"opcount: error: {error}", file=sys.stderr)
+        return 2
+    except ModelError as error:
+        print(f"opcount: {error}", file=sys.stderr)
+        return 1
+    except OpCountError as error:
+        print(f"opcount: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -142,6 +142,7 @@ class CountingMode(TorchDispatchMode):
                 for t in out:
                     if isinstance(t, Tensor):
                         written += _distinct_bytes(t)
+        shapes: tuple[Any, ...]
         try:
             shapes = tuple(t.shape for t in inputs)
         except RuntimeError:  # nested tensors have no single shape
