@@ -145,7 +145,7 @@ def _latex_escape(text: str) -> str:
 
 
 def _markdown_escape(text: str) -> str:
-    return text.replace("|", r"\|").replace("_", r"\_").replace("<", "&lt;")
+    return text.replace("|", r"\|").replace("_", r"\_").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def paper_rows(

@@ -111,21 +111,15 @@ def params_by_module(model: nn.Module) -> pd.DataFrame:
             if ancestor in inclusive:
                 inclusive[ancestor].update((id(p), p) for p in params.values())
                 inclusive_buffers[ancestor].update((id(b), b) for b in buffers.values())
-        others = sorted(
-            {h for p in params.values() for h in holders[id(p)] if h != path}
-        )
+        others = sorted({h for p in params.values() for h in holders[id(p)] if h != path})
         records.append(
             {
                 "module": path,
                 "module_type": type(module).__name__,
                 "depth": 0 if path == "" else path.count(".") + 1,
-                "self_params": sum(
-                    _numel(p) for p in params.values() if holders[id(p)][0] == path
-                ),
+                "self_params": sum(_numel(p) for p in params.values() if holders[id(p)][0] == path),
                 "self_buffers": sum(_numel(b) for b in buffers.values()),
-                "shared_params": sum(
-                    _numel(p) for p in params.values() if len(holders[id(p)]) > 1
-                ),
+                "shared_params": sum(_numel(p) for p in params.values() if len(holders[id(p)]) > 1),
                 "shared_with": ", ".join(others),
                 "weight_shape": _shape_of(params),
             }
