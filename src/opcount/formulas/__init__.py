@@ -19,6 +19,7 @@ from . import (  # noqa: F401  (importing registers the formulas)
     pool,
     reduction,
     resize,
+    rnn,
     softmax_loss,
 )
 from .free import FREE_OPS
