@@ -43,15 +43,14 @@ class InputSpec:
         return InputSpec((batch, *self.shape[1:]), self.dtype)
 
     def make(self, device: torch.device | str, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """A tensor of this spec: random floats, or token ids in [0, 100) for integers."""
+        """A tensor of this spec: random floats; integer inputs are zeros, a valid token or
+        class id for any vocabulary."""
         target = self.dtype
         if dtype is not None and target.is_floating_point:
             target = dtype
         if target.is_floating_point or target.is_complex:
             return torch.randn(self.shape, dtype=target, device=device)
-        if target == torch.bool:
-            return torch.zeros(self.shape, dtype=target, device=device)
-        return torch.randint(0, 100, self.shape, dtype=target, device=device)
+        return torch.zeros(self.shape, dtype=target, device=device)
 
 
 def parse_input(text: str) -> InputSpec:
