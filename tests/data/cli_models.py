@@ -79,7 +79,9 @@ class Decoder(nn.Module):
         return self.head(self.norm(x))
 
 
-LLAMA_30B = {"vocab": 32000, "dim": 6656, "layers": 60, "heads": 52, "kv_heads": 52, "hidden": 17920}
+LLAMA_30B = {
+    "vocab": 32000, "dim": 6656, "layers": 60, "heads": 52, "kv_heads": 52, "hidden": 17920
+}
 SEQ = 2048
 
 
