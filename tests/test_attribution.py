@@ -10,9 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from opcount import OpCounter
-
 from helpers import count
+from opcount import OpCounter
 
 N, D = 3, 8  # tokens, width
 
@@ -144,7 +143,9 @@ def test_module_tables(run: OpCounter) -> None:
     assert table.loc["passthrough", "flops"] == 0
     assert "unused" not in table.index
     for name in table.index:
-        children = [c for c in table.index if c.startswith(f"{name}.") and "." not in c[len(name) + 1 :]]
+        children = [
+            c for c in table.index if c.startswith(f"{name}.") and "." not in c[len(name) + 1 :]
+        ]
         if name == "":
             children = [c for c in table.index if c and "." not in c and not c.startswith("<")]
         for column in ("flops", "macs", "forward_macs", "backward_macs"):

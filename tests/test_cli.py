@@ -61,8 +61,15 @@ def test_file_callable_with_its_own_inputs_on_meta_30b(tmp_path: Path) -> None:
 def test_module_callable_several_inputs_int64_and_backward(tmp_path: Path) -> None:
     path = tmp_path / "two.csv"
     result = run(
-        "cli_models:two_inputs", "--input", "2x3x8x8", "--input", "2", "--backward",
-        "--csv", str(path), cwd=DATA,
+        "cli_models:two_inputs",
+        "--input",
+        "2x3x8x8",
+        "--input",
+        "2",
+        "--backward",
+        "--csv",
+        str(path),
+        cwd=DATA,
     )
     assert result.returncode == 0, result.stderr
     rows = read_csv(path)
@@ -75,8 +82,9 @@ def test_module_callable_several_inputs_int64_and_backward(tmp_path: Path) -> No
 
 
 def test_batch_and_dtype_options() -> None:
-    result = run("torchvision:resnet18", "--device", "meta", "--batch", "4", "--dtype",
-                 "bfloat16", "--quiet")
+    result = run(
+        "torchvision:resnet18", "--device", "meta", "--batch", "4", "--dtype", "bfloat16", "--quiet"
+    )
     assert result.returncode == 0, result.stderr
     gmacs = ResNet18_Weights.DEFAULT.meta["_ops"]
     assert f"{4 * gmacs:.3f} GMACs" in result.stdout

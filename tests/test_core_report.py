@@ -8,9 +8,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from opcount import COLUMNS, read_csv
-
 from helpers import count
+from opcount import COLUMNS, read_csv
 
 
 def small_run() -> tuple[nn.Module, object]:
@@ -23,7 +22,16 @@ def test_schema_and_integer_columns() -> None:
     _, counter = small_run()
     frame = counter.to_dataframe()  # type: ignore[attr-defined]
     assert tuple(frame.columns[: len(COLUMNS)]) == COLUMNS
-    for column in ("seq", "flops", "macs", "int_ops", "bytes_read", "bytes_written", "call", "fwd_seq"):
+    for column in (
+        "seq",
+        "flops",
+        "macs",
+        "int_ops",
+        "bytes_read",
+        "bytes_written",
+        "call",
+        "fwd_seq",
+    ):
         assert pd.api.types.is_integer_dtype(frame[column]), column
     assert list(frame["seq"]) == list(range(len(frame)))
     assert set(frame["phase"]) == {"forward", "backward"}

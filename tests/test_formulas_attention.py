@@ -8,10 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from helpers import count, only_row, op_rows
 from opcount.formulas import attention as attn
 from opcount.formulas.costs import cost
-
-from helpers import count, op_rows, only_row
 
 B, H, SQ, SK, D = 2, 4, 6, 10, 8
 
@@ -164,5 +163,5 @@ def test_packed_variable_length_flash_counts_each_sequence() -> None:
     total = sum(lengths)
     q, k, v = meta(total, H, D), meta(total, H, D), meta(total, H, D)
     cum = torch.tensor([0, 3, 8], dtype=torch.int32)
-    flops, macs = attn.flash_attention_forward((q, k, v, cum, cum), {}, None)
+    _, macs = attn.flash_attention_forward((q, k, v, cum, cum), {}, None)
     assert macs == sum(2 * H * s * s * D for s in lengths)

@@ -7,10 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import count, only_row, op_rows
 from opcount.formulas import conv as conv_formulas
 from opcount.formulas.conv import conv_macs
-
-from helpers import count, op_rows, only_row
 
 
 def out_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -20,7 +19,9 @@ def out_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation
 def test_conv2d_closed_form() -> None:
     n, c_in, c_out, h, w, k = 2, 3, 8, 11, 9, 3
     x, weight, bias = torch.randn(n, c_in, h, w), torch.randn(c_out, c_in, k, k), torch.randn(c_out)
-    row = only_row(count(lambda: F.conv2d(x, weight, bias, stride=2, padding=1)), "aten.convolution")
+    row = only_row(
+        count(lambda: F.conv2d(x, weight, bias, stride=2, padding=1)), "aten.convolution"
+    )
     ho, wo = out_size(h, k, 2, 1), out_size(w, k, 2, 1)
     macs = n * c_out * ho * wo * c_in * k * k
     assert row.macs == macs
@@ -95,17 +96,23 @@ def test_backend_ops_on_meta_tensors() -> None:
     out = torch.empty(2, 6, 7, 7, device="meta")
     macs = 2 * 6 * 7 * 7 * 4 * 3 * 3
     # mkldnn_convolution(self, weight, bias, padding, stride, dilation, groups)
-    assert conv_formulas.backend_convolution((x, weight, bias, [0, 0], [1, 1], [1, 1], 1), {}, out) == (
+    assert conv_formulas.backend_convolution(
+        (x, weight, bias, [0, 0], [1, 1], [1, 1], 1), {}, out
+    ) == (
         2 * macs + 2 * 6 * 7 * 7,
         macs,
     )
     # _slow_conv2d_forward(self, weight, kernel_size, bias, stride, padding)
-    assert conv_formulas.backend_convolution((x, weight, [3, 3], None, [1, 1], [0, 0]), {}, out) == (
+    assert conv_formulas.backend_convolution(
+        (x, weight, [3, 3], None, [1, 1], [0, 0]), {}, out
+    ) == (
         2 * macs,
         macs,
     )
     # cudnn_convolution(self, weight, padding, stride, dilation, groups, ...): no bias
-    assert conv_formulas.cudnn_convolution((x, weight, [0, 0], [1, 1], [1, 1], 1), {}, out)[1] == macs
+    assert (
+        conv_formulas.cudnn_convolution((x, weight, [0, 0], [1, 1], [1, 1], 1), {}, out)[1] == macs
+    )
 
 
 def test_conv_counts_equal_across_grad_modes() -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import count, only_row
 from opcount.formulas import matmul as mm_formulas
 from opcount.formulas.costs import cost
-
-from helpers import count, only_row
 
 M, K, N, B = 3, 5, 7, 2
 
@@ -149,7 +148,11 @@ def test_linear_counted_once_in_grad_no_grad_and_inference_mode() -> None:
 
 def test_matmul_and_einsum_decompose_under_inference_mode() -> None:
     a, b = torch.randn(B, M, K), torch.randn(K, N)
-    for fn in (lambda: torch.matmul(a, b), lambda: a @ b, lambda: torch.einsum("bmk,kn->bmn", a, b)):
+    for fn in (
+        lambda: torch.matmul(a, b),
+        lambda: a @ b,
+        lambda: torch.einsum("bmk,kn->bmn", a, b),
+    ):
         totals = []
         for mode in (torch.enable_grad, torch.inference_mode):
             with mode():

@@ -8,11 +8,10 @@ import pytest
 import torch
 
 import opcount
+from helpers import count, only_row
 from opcount import OpCounter, OpCountError, register_formula
 from opcount.formulas import REGISTRY, Registry, to_packet
 from opcount.formulas.matmul import mm
-
-from helpers import count, only_row
 
 
 def test_keys_normalise_to_overload_packets() -> None:
@@ -44,7 +43,7 @@ def test_every_builtin_key_is_a_packet() -> None:
 
 
 def test_register_formula_returns_the_function_and_counts_a_custom_op() -> None:
-    lib = torch.library.Library("opcount_test", "DEF")  # noqa: TOR901
+    lib = torch.library.Library("opcount_test", "DEF")
     lib.define("scale(Tensor x) -> Tensor")
     lib.impl("scale", lambda x: x * 2, "CompositeExplicitAutograd")
 
