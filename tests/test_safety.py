@@ -127,7 +127,8 @@ def test_unsupported_ops_warn_once_and_strict_raises_with_their_names() -> None:
     messages = [str(w.message) for w in record if "no formula" in str(w.message)]
     assert len(messages) == 1
     assert "opcount_safety.mystery x2" in messages[0]
-    with pytest.raises(UnsupportedOpError, match=r"opcount_safety\.mystery"), OpCounter(strict=True):
+    strict = OpCounter(strict=True)
+    with pytest.raises(UnsupportedOpError, match=r"opcount_safety\.mystery"), strict:
         torch.ops.opcount_safety.mystery(x)
 
 
