@@ -179,3 +179,17 @@ def test_tracker_keeps_shapes_only() -> None:
         for shape in shapes:
             assert isinstance(shape, tuple)
             assert all(type(d) is int for d in shape)
+
+
+def test_runs_without_modules_or_ops_still_report() -> None:
+    with OpCounter() as empty:
+        pass
+    assert list(empty.by_module().columns[:4]) == ["module", "module_type", "depth", "calls"]
+    assert empty.by_module().empty
+    assert "0 aten op calls" in str(empty)
+    assert "**Total** | **0** | **0**" in empty.to_markdown()
+    a, b = torch.randn(3, 4), torch.randn(4, 5)
+    with OpCounter() as functional:
+        a @ b  # no module at all: the op is <outside>
+    assert "<outside>" in str(functional)
+    assert r"\textless{}outside\textgreater{} & 60 & 120" in functional.to_latex()

@@ -104,6 +104,8 @@ class OpCounter:
             self._report_unsupported()
 
     def _report_unsupported(self) -> None:
+        if self.complete:
+            return  # the common case: no DataFrame built on exit
         table = self.unsupported_ops()
         if table.empty:
             return
@@ -302,7 +304,7 @@ class OpCounter:
         for phase, values in totals["phases"].items():
             footer[f"{phase}_macs"], footer[f"{phase}_flops"] = values["macs"], values["flops"]
         footer.update(
-            flops_share=1.0,
+            flops_share=1.0 if totals["flops"] else None,
             bytes_read=totals["bytes_read"],
             bytes_written=totals["bytes_written"],
             params=totals.get("params"),

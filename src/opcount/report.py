@@ -204,9 +204,8 @@ def by_module(
             target = inclusive[parent]
             for column, value in values.items():
                 target[column] += value
-    records = []
-    for name, own in self_values.items():
-        incl = inclusive[name]
+
+    def make_record(name: str, own: dict[str, int], incl: dict[str, int]) -> dict[str, Any]:
         record: dict[str, Any] = {
             "module": name,
             "module_type": names.get(name, ""),
@@ -225,10 +224,12 @@ def by_module(
         for metric in ("bytes_read", "bytes_written"):
             record[metric] = sum(incl[f"{p}_{metric}"] for p in PHASES)
             record[f"self_{metric}"] = sum(own[f"{p}_{metric}"] for p in PHASES)
-        records.append(record)
-    frame = pd.DataFrame.from_records(records)
-    if frame.empty:
-        return frame
+        return record
+
+    records = [make_record(n, own, inclusive[n]) for n, own in self_values.items()]
+    zeros = dict.fromkeys(value_columns, 0)
+    # a run without ops still gets the columns, so callers can select them
+    frame = pd.DataFrame.from_records(records, columns=list(make_record("", zeros, zeros)))
     first_seen: dict[str, int] = {}
     for index, (fqn, *_rest) in enumerate(frames):
         first_seen.setdefault(fqn, index if not fqn.startswith("<") else (1 << 40) + index)
