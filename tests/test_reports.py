@@ -4,6 +4,8 @@ parameters joined per module, shapes of module calls, modules that never ran."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -16,7 +18,7 @@ from report_models import TiedLM, TinyTransformer, TwoTower
 SUM_COLUMNS = ["flops", "macs", "bytes_read", "bytes_written", "int_ops"]
 
 
-def count(model: nn.Module, run, **kwargs) -> OpCounter:  # type: ignore[no-untyped-def]
+def count(model: nn.Module, run: Callable[[], object], **kwargs: Any) -> OpCounter:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with OpCounter(model, **kwargs) as counter:

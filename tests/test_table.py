@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -264,7 +265,7 @@ def check_golden(name: str, text: str) -> None:
     assert text + "\n" == path.read_text(encoding="utf-8")
 
 
-def _counted(fn, model: torch.nn.Module) -> OpCounter:  # type: ignore[no-untyped-def]
+def _counted(fn: Callable[[], object], model: torch.nn.Module) -> OpCounter:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with OpCounter(model, costs=PINNED_COSTS) as counter:
