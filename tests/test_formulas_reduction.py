@@ -213,3 +213,12 @@ def test_reduction_backward_has_no_unsupported_op() -> None:
     frame = count(run).to_dataframe()
     assert (frame.status != "unsupported").all(), set(frame[frame.status == "unsupported"].op)
     assert (frame.phase == "backward").any()
+
+
+def test_dist_is_the_norm_of_the_difference() -> None:
+    a, b = torch.randn(R, K), torch.randn(K)
+    row = only_row(count(lambda: torch.dist(a, b)), "aten.dist")
+    # [R, K] - [K] broadcast: one subtract per element, square and add, one root
+    assert row.flops == NUMEL * (cost("reduce_add") + cost("reduce_norm")) + cost("reduce_root")
+    row = only_row(count(lambda: torch.dist(a, b, 1)), "aten.dist")
+    assert row.flops == NUMEL * (cost("reduce_add") + cost("reduce_norm"))

@@ -23,11 +23,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from .costs import cost
 from .registry import Cost, register
-from .shapes import arg, first_tensor
+from .shapes import arg, first_tensor, prod
 
 
 def _numel(t: Any) -> int:
@@ -175,6 +176,16 @@ def norm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     if isinstance(order, str):  # "fro" is the 2-norm of the flattened input
         order = 2
     return vector_norm_cost(_numel(args[0]), _out_numel(out), order), 0
+
+
+@register("dist", category="reduction")
+def dist(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
+    # (self, other, p=2): the p-norm of the broadcast difference: a subtract per element, then
+    # the vector norm
+    x, other = args[0], args[1]
+    n = prod(torch.broadcast_shapes(x.shape, other.shape))
+    order = arg(args, kwargs, 2, "p", 2)
+    return n * cost("reduce_add") + vector_norm_cost(n, 1, order), 0
 
 
 def _dim_arg(args: Sequence[Any], kwargs: Mapping[str, Any], index: int, default: Any) -> Any:
