@@ -158,3 +158,16 @@ def test_matmul_and_einsum_decompose_under_inference_mode() -> None:
             with mode():
                 totals.append(count(fn).total_macs)
         assert totals == [B * M * K * N] * 2
+
+
+def test_in_place_variants_and_rank_one_update() -> None:
+    bias, a, b = torch.randn(M, N), torch.randn(M, K), torch.randn(K, N)
+    row = only_row(count(lambda: bias.clone().addmm_(a, b)), "aten.addmm_")
+    assert (row.macs, row.flops) == (M * K * N, 2 * M * K * N + M * N)
+    c, a3, b3 = torch.randn(B, M, N), torch.randn(B, M, K), torch.randn(B, K, N)
+    assert only_row(count(lambda: c.clone().baddbmm_(a3, b3)), "aten.baddbmm_").macs == (
+        B * M * K * N
+    )
+    v, w = torch.randn(M), torch.randn(N)
+    row = only_row(count(lambda: torch.addr(bias, v, w)), "aten.addr")
+    assert (row.macs, row.flops) == (M * N, 2 * M * N + M * N)  # k = 1, plus the add

@@ -118,11 +118,18 @@ ALLOCATION_OPS: frozenset[OpOverloadPacket] = frozenset(
     )
 )
 
-PRIM_METADATA_OPS: frozenset[OpOverloadPacket] = frozenset(
+def _packets(namespace: str, *names: str) -> frozenset[OpOverloadPacket]:
+    """The packets among ``names`` that exist in ``torch.ops.<namespace>``."""
+    found = (getattr(getattr(torch.ops, namespace), name, None) for name in names)
+    return frozenset(p for p in found if isinstance(p, OpOverloadPacket))
+
+
+NON_ATEN_OPS: frozenset[OpOverloadPacket] = _packets(
     # tensor subclasses (fake tensors) answer `.device` / `.layout` through these
-    packet
-    for packet in (getattr(torch.ops.prim, name, None) for name in ("device", "layout"))
-    if isinstance(packet, OpOverloadPacket)
+    "prim", "device", "layout"
+) | _packets(
+    # torch.profiler.record_function markers (every Optimizer.step() runs inside one)
+    "profiler", "_record_function_enter", "_record_function_enter_new", "_record_function_exit"
 )
 
-FREE_OPS: frozenset[OpOverloadPacket] = VIEW_OPS | METADATA_OPS | ALLOCATION_OPS | PRIM_METADATA_OPS
+FREE_OPS: frozenset[OpOverloadPacket] = VIEW_OPS | METADATA_OPS | ALLOCATION_OPS | NON_ATEN_OPS

@@ -73,7 +73,7 @@ def mm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     return 2 * macs, macs
 
 
-@register("addmm", category="matmul")
+@register("addmm", "addmm_", category="matmul")
 def addmm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # beta * input + alpha * ([m, k] @ [k, n])
     a, b = args[1], args[2]
@@ -105,7 +105,7 @@ def bmm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     return 2 * macs, macs
 
 
-@register("baddbmm", category="matmul")
+@register("baddbmm", "baddbmm_", category="matmul")
 def baddbmm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # beta * input + alpha * ([b, m, k] @ [b, k, n])
     a, b = args[1], args[2]
@@ -117,7 +117,7 @@ def baddbmm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     return 2 * macs + extra, macs
 
 
-@register("addbmm", category="matmul")
+@register("addbmm", "addbmm_", category="matmul")
 def addbmm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # beta * input + alpha * sum_b([b, m, k] @ [b, k, n]) -> [m, n]; summing over b is part of
     # the accumulation, as if k were b * k.
@@ -136,13 +136,23 @@ def mv(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     return 2 * macs, macs
 
 
-@register("addmv", category="matmul")
+@register("addmv", "addmv_", category="matmul")
 def addmv(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # beta * input + alpha * ([m, n] @ [n])
     a = args[1]
     m = a.shape[0]
     macs = real_macs(matmul_macs(m, a.shape[1], 1), a)
     extra = add_term_flops(m, kwargs.get("beta", 1), kwargs.get("alpha", 1), a.is_complex())
+    return 2 * macs + extra, macs
+
+
+@register("addr", "addr_", category="matmul")
+def addr(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
+    # beta * input + alpha * outer([m], [n]): a rank-1 update, a product with k = 1
+    a, b = args[1], args[2]
+    m, n = int(a.shape[0]), int(b.shape[0])
+    macs = real_macs(matmul_macs(m, 1, n), a)
+    extra = add_term_flops(m * n, kwargs.get("beta", 1), kwargs.get("alpha", 1), a.is_complex())
     return 2 * macs + extra, macs
 
 

@@ -11,17 +11,15 @@ same optimizer adds up to the same number.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torch import Tensor
 
-from ..errors import OpCountError
 from .costs import cost
 from .matmul import matmul_macs, real_macs
 from .pointwise import POINTWISE, Pointwise, scaling_flops
-from .registry import REGISTRY, Cost, FormulaFn, register, to_packet
+from .registry import Cost, FormulaFn, register
 from .shapes import arg
 
 
@@ -256,18 +254,3 @@ def amp_unscale(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cos
 def amp_update_scale(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # on the one-element scale: test found_inf, scale *= growth or backoff, tracker += 1
     return cost("compare") + cost("mul") + cost("add"), 0
-
-
-# -- profiler markers ----------------------------------------------------------------------------
-
-
-def _no_work(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    """``torch.profiler.record_function`` markers: no data, no arithmetic."""
-    return 0, 0
-
-
-# Every Optimizer.step() runs inside record_function("Optimizer.step#..."), which dispatches
-# these two (non-aten) ops. They do no work; listed here so a step reports no unsupported op.
-for _marker in ("profiler._record_function_enter_new", "profiler._record_function_exit"):
-    with contextlib.suppress(OpCountError):  # a torch without these markers
-        REGISTRY.add(to_packet(_marker), _no_work, "other")
