@@ -7,7 +7,7 @@ tables do not change when formulas for elementwise ops arrive.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F  # noqa: N812  (the name every PyTorch user reads)
+import torch.nn.functional as F
 from torch import nn
 
 
