@@ -7,8 +7,8 @@ write-only ``out=`` tensors) is worked out on first sight and kept in a dict key
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import torch
 from torch._C import DispatchKey
@@ -21,13 +21,19 @@ from .formulas.registry import OpKey, to_packet
 
 
 class Decision(NamedTuple):
-    """How one overload is handled."""
+    """How one overload is handled, and where its tensor inputs sit in its arguments."""
 
     op_id: int
     status: int
     fn: FormulaFn | None
     composite: bool
     out_names: frozenset[str]
+    positions: tuple[int, ...] | None
+    """Positional indices whose schema type can hold a tensor (``Tensor``, ``Tensor?``,
+    ``Tensor[]``, ``Tensor?[]``); None where the schema is unknown or has an argument of a type
+    that might hide one (``Any``, dicts, classes), so every argument must be scanned."""
+    kw_names: tuple[str, ...]
+    """Keyword-only arguments that can hold an input tensor (``out=`` arguments excluded)."""
 
 
 class OpInfo(NamedTuple):
@@ -44,12 +50,17 @@ class DecisionTable:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.ops: list[OpInfo] = []
-        self._cache: dict[OpOverload, Decision] = {}
+        # Keyed by id(): OpOverload.__hash__ is a Python method, too slow for once per op.
+        # The overloads seen are kept alive in _funcs, so no id is ever reused for another.
+        self.cache: dict[int, Decision] = {}
+        self._funcs: list[OpOverload] = []
 
     def get(self, func: OpOverload) -> Decision:
-        decision = self._cache.get(func)
+        decision = self.cache.get(id(func))
         if decision is None:
-            decision = self._cache[func] = self._decide(func)
+            decision = self._decide(func)
+            self._funcs.append(func)
+            self.cache[id(func)] = decision
         return decision
 
     def _decide(self, func: OpOverload) -> Decision:
@@ -65,10 +76,50 @@ class DecisionTable:
         op_id = len(self.ops)
         self.ops.append(OpInfo(_packet_name(packet), func._overloadname, category))
         try:
-            out_names = frozenset(a.name for a in func._schema.arguments if a.is_out)
+            arguments = func._schema.arguments
         except (AttributeError, RuntimeError):  # ops without a parsed schema write no out=
-            out_names = frozenset()
-        return Decision(op_id, status, fn, composite, out_names)
+            arguments = []
+        out_names = frozenset(a.name for a in arguments if a.is_out)
+        positions, kw_names = _tensor_slots(arguments)
+        return Decision(op_id, status, fn, composite, out_names, positions, kw_names)
+
+
+_PLAIN_TYPES = (
+    torch._C.BoolType,
+    torch._C.ComplexType,
+    torch._C.DeviceObjType,
+    torch._C.FloatType,
+    torch._C.IntType,
+    torch._C.NumberType,
+    torch._C.StringType,
+    type(torch._C._GeneratorType.get()),
+)
+"""Schema types that never hold a tensor (``SymInt``, ``ScalarType``, ``Layout`` are ints)."""
+
+
+def _tensor_slots(arguments: Sequence[Any]) -> tuple[tuple[int, ...] | None, tuple[str, ...]]:
+    """``(positions, kw_names)`` of :class:`Decision`, read from an overload's schema.
+
+    The dispatcher passes positional schema arguments positionally (dropping trailing ones left
+    at their defaults) and keyword-only ones by name, so these slots are the only places an
+    input tensor can be; reading just them spares the hot path a scan of every argument.
+    """
+    if not arguments:
+        return None, ()
+    positions: list[int] = []
+    kw_names: list[str] = []
+    for index, argument in enumerate(arguments):
+        kind = argument.type
+        while isinstance(kind, (torch._C.OptionalType, torch._C.ListType)):
+            kind = kind.getElementType()
+        if isinstance(kind, torch._C.TensorType):
+            if not argument.kwarg_only:
+                positions.append(index)
+            elif not argument.is_out:
+                kw_names.append(argument.name)
+        elif not isinstance(kind, _PLAIN_TYPES) and str(kind) != "Storage":
+            return None, ()  # Any, t, dicts, script classes: scan everything
+    return tuple(positions), tuple(kw_names)
 
 
 def _is_composite(func: OpOverload) -> bool:

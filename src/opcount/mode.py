@@ -1,12 +1,14 @@
 """The private dispatch mode: sees every aten op, runs it unchanged, and records one row.
 
 This is the hot path: it runs once per aten op of the user's model, so it does only what the row
-needs, with everything that depends on the overload alone cached in :mod:`.decisions`.
+needs, with everything that depends on the overload alone (formula, category, composite or not,
+where the tensor arguments sit) decided once per overload in :mod:`.decisions`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -24,6 +26,15 @@ _INTEGER_DTYPES = frozenset(
     if isinstance(d, torch.dtype) and not d.is_floating_point and not d.is_complex
 )
 
+_NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
+"""Handed to formulas for calls without keyword arguments: no dict allocated per op."""
+
+_get_sequence_nr = torch._C._autograd._get_sequence_nr
+_task_id: Callable[[], int] = getattr(
+    torch._C, "_current_graph_task_id", lambda: -1 if not in_backward() else 0
+)
+"""-1 outside a backward pass (older torch: derived from the running autograd node)."""
+
 
 class CountingMode(TorchDispatchMode):
     """Records every op it sees into ``events``; never alters arguments or results."""
@@ -34,6 +45,7 @@ class CountingMode(TorchDispatchMode):
         self.tracker = tracker
         self.events = EventStore()
         self.formula_errors: dict[int, str] = {}
+        self._cached = decisions.cache.get  # bound once: this lookup runs once per op
 
     def __torch_dispatch__(
         self,
@@ -42,128 +54,131 @@ class CountingMode(TorchDispatchMode):
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
     ) -> Any:
-        if kwargs is None:
-            kwargs = {}
-        decision = self.decisions.get(func)
-        if decision.composite:
+        # torch wraps this method in torch._dynamo.disable (about a microsecond per op), which
+        # keeps torch.compile from tracing into the counter's own code; that is kept on purpose.
+        decision = self._cached(id(func))
+        if decision is None:
+            decision = self.decisions.get(func)
+        op_id, status, fn, composite, out_names, positions, kw_names = decision
+        if composite:
             # Under inference_mode composites (linear, conv2d, matmul, ...) arrive whole; run
             # their decomposition through this mode so their parts are counted as in grad mode.
             with self:
-                result = func.decompose(*args, **kwargs)
+                result = func.decompose(*args, **(kwargs or {}))
             if result is not NotImplemented:
                 return result
-        out = func(*args, **kwargs)
-        self._record(
-            decision.op_id, decision.status, decision.fn, decision.out_names, args, kwargs, out
-        )
-        return out
+        out = func(*args, **kwargs) if kwargs else func(*args)
 
-    def _record(
-        self,
-        op_id: int,
-        status: int,
-        fn: Any,
-        out_names: frozenset[str],
-        args: Sequence[Any],
-        kwargs: Mapping[str, Any],
-        out: Any,
-    ) -> None:
+        # Measuring: this runs once per aten op, so it is written out inline (no helper calls
+        # on the common path). Nothing here may raise into the user's code, and the columns
+        # are appended only once the whole row is known, so they stay aligned.
         events = self.events
         seq = len(events.op_ids)
+        tracker = self.tracker
         try:
-            row = self._measure(seq, status, fn, out_names, args, kwargs, out)
+            if _task_id() != -1:
+                frame, phase, fwd_seq = tracker.backward_frame(seq)
+            else:
+                stack = tracker._stack
+                frame = stack[-1][1] if stack else 0
+                phase, fwd_seq = FORWARD, -1
+                if _get_sequence_nr() != tracker._last_seq_nr:
+                    tracker.current_forward_frame(seq)  # this op made an autograd node
+
+            if positions is None:  # schema unknown: scan every argument
+                inputs = _tensors(args)
+                if kwargs:
+                    for name, value in kwargs.items():
+                        if name not in out_names and isinstance(value, Tensor):
+                            inputs.append(value)
+            else:
+                inputs = []
+                count = len(args)
+                for index in positions:
+                    if index < count:
+                        value = args[index]
+                        if isinstance(value, Tensor):
+                            inputs.append(value)
+                        elif isinstance(value, (list, tuple)):
+                            for item in value:
+                                if isinstance(item, Tensor):
+                                    inputs.append(item)
+                if kw_names and kwargs:
+                    for name in kw_names:
+                        value = kwargs.get(name)
+                        if isinstance(value, Tensor):
+                            inputs.append(value)
+            if inputs:
+                first = inputs[0]
+            elif isinstance(out, Tensor):
+                first = out
+            else:
+                first = None
+            dtype = device = None
+            if first is not None:
+                dtype, device = first.dtype, first.device
+
+            flops = macs = int_ops = 0
+            if status == COUNTED:
+                try:
+                    flops, macs = fn(args, kwargs or _NO_KWARGS, out)  # type: ignore[misc]
+                except Exception as error:  # a formula must never break the user's run
+                    status = UNSUPPORTED
+                    self.formula_errors[seq] = f"{type(error).__name__}: {error}"
+                else:
+                    if dtype in _INTEGER_DTYPES:
+                        # integer arithmetic is counted, but kept apart from floating-point FLOPs
+                        int_ops, flops = flops, 0
+
+            shape_list: list[Any] = []
+            read = written = 0
+            if status == FREE:  # views and allocations move no data: shapes only
+                for t in inputs:
+                    try:
+                        shape_list.append(t.shape)
+                    except RuntimeError:  # nested tensors have no single shape
+                        shape_list.append(_shape(t))
+            else:
+                for t in inputs:
+                    try:
+                        shape_list.append(t.shape)
+                        read += t.nbytes if t.is_contiguous() else _distinct_bytes(t)
+                    except (RuntimeError, NotImplementedError):  # nested, sparse
+                        shape_list.append(_shape(t))
+                        read += _distinct_bytes(t)
+                if isinstance(out, Tensor):
+                    try:
+                        written = out.nbytes if out.is_contiguous() else _distinct_bytes(out)
+                    except (RuntimeError, NotImplementedError):
+                        written = _distinct_bytes(out)
+                elif isinstance(out, (tuple, list)):
+                    for t in out:
+                        if isinstance(t, Tensor):
+                            written += _distinct_bytes(t)
+                if type(read) is not int or type(written) is not int:
+                    read, written = int(read), int(written)  # symbolic sizes (dynamic shapes)
+            shapes = tuple(shape_list)
         except Exception as error:  # recording must never break the user's run
-            self.tracker.problems.append(
+            tracker.problems.append(
                 f"op {seq} ({self.decisions.ops[op_id].op}) could not be recorded: {error!r}"
             )
             self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
-            row = (UNSUPPORTED, 0, 0, 0, 0, 0, 0, FORWARD, -1, None, None, ())
-        # appends only after everything is measured, so the columns stay aligned
+            status, flops, macs, int_ops, read, written = UNSUPPORTED, 0, 0, 0, 0, 0
+            frame, phase, fwd_seq, dtype, device, shapes = 0, FORWARD, -1, None, None, ()
         events.op_ids.append(op_id)
-        events.statuses.append(row[0])
-        events.flops.append(row[1])
-        events.macs.append(row[2])
-        events.int_ops.append(row[3])
-        events.bytes_read.append(row[4])
-        events.bytes_written.append(row[5])
-        events.frames.append(row[6])
-        events.phases.append(row[7])
-        events.fwd_seqs.append(row[8])
-        events.dtypes.append(row[9])
-        events.devices.append(row[10])
-        events.shapes.append(row[11])
-
-    def _measure(
-        self,
-        seq: int,
-        status: int,
-        fn: Any,
-        out_names: frozenset[str],
-        args: Sequence[Any],
-        kwargs: Mapping[str, Any],
-        out: Any,
-    ) -> tuple[Any, ...]:
-        """Every column of one row, in :meth:`_record`'s order."""
-        tracker = self.tracker
-        if in_backward():
-            frame, phase, fwd_seq = tracker.backward_frame(seq)
-        else:
-            frame, phase, fwd_seq = tracker.current_forward_frame(seq), FORWARD, -1
-
-        inputs = _tensors(args)
-        if kwargs:
-            for name, value in kwargs.items():
-                if name not in out_names and isinstance(value, Tensor):
-                    inputs.append(value)
-        if inputs:
-            first = inputs[0]
-        elif isinstance(out, Tensor):
-            first = out
-        else:
-            first = None
-        flops = macs = int_ops = 0
-        if status == COUNTED:
-            try:
-                flops, macs = fn(args, kwargs, out)
-            except Exception as error:  # a formula must never break the user's run
-                status = UNSUPPORTED
-                self.formula_errors[seq] = f"{type(error).__name__}: {error}"
-            else:
-                if first is not None and first.dtype in _INTEGER_DTYPES:
-                    # integer arithmetic is counted, but kept apart from floating-point FLOPs
-                    int_ops, flops = flops, 0
-        read = written = 0
-        if status != FREE:
-            for t in inputs:
-                read += _distinct_bytes(t)
-            if isinstance(out, Tensor):
-                written = _distinct_bytes(out)
-            elif isinstance(out, (tuple, list)):
-                for t in out:
-                    if isinstance(t, Tensor):
-                        written += _distinct_bytes(t)
-        shapes: tuple[Any, ...]
-        try:
-            shapes = tuple(t.shape for t in inputs)
-        except RuntimeError:  # nested tensors have no single shape
-            shapes = tuple(_shape(t) for t in inputs)
-        dtype = device = None
-        if first is not None:
-            dtype, device = first.dtype, first.device
-        return (
-            status,
-            flops,
-            macs,
-            int_ops,
-            read,
-            written,
-            frame,
-            phase,
-            fwd_seq,
-            dtype,
-            device,
-            shapes,
-        )
+        events.statuses.append(status)
+        events.flops.append(flops)
+        events.macs.append(macs)
+        events.int_ops.append(int_ops)
+        events.bytes_read.append(read)
+        events.bytes_written.append(written)
+        events.frames.append(frame)
+        events.phases.append(phase)
+        events.fwd_seqs.append(fwd_seq)
+        events.dtypes.append(dtype)
+        events.devices.append(device)
+        events.shapes.append(shapes)
+        return out
 
 
 def _shape(t: Tensor) -> tuple[Any, ...]:
@@ -191,7 +206,7 @@ def _distinct_bytes(t: Tensor) -> int:
     """Bytes of the distinct elements ``t`` covers: an expanded (stride 0) dim counts once."""
     try:
         if t.is_contiguous():
-            return int(t.numel()) * t.element_size()
+            return int(t.nbytes)
         count = 1
         for size, stride in zip(t.shape, t.stride()):
             if stride != 0:
