@@ -331,8 +331,13 @@ def module_shapes(
     found: dict[str, tuple[Shapes, Shapes]] = {}
     for index, (fqn, _type, _call, phase) in enumerate(frames):
         if phase == 0 and fqn not in found and index in input_shapes:
-            found[fqn] = (input_shapes[index], output_shapes.get(index, ()))
+            found[fqn] = (_plain(input_shapes[index]), _plain(output_shapes.get(index, ())))
     return found
+
+
+def _plain(shapes: Shapes) -> Shapes:
+    """Shapes as plain tuples of ints (the tracker keeps the ``torch.Size`` it was handed)."""
+    return tuple(tuple(shape) for shape in shapes)
 
 
 _PARAM_INTS = (

@@ -9,7 +9,7 @@ outputs or the model, and records inconsistencies instead of raising into user c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any
 
@@ -45,6 +45,12 @@ def in_backward() -> bool:
     return _current_node() is not None
 
 
+graph_task_id: Callable[[], int] = (
+    _graph_task_id if _graph_task_id is not None else lambda: 0 if in_backward() else -1
+)
+"""-1 outside a backward pass: :func:`in_backward` without a Python call, for hot paths."""
+
+
 def _members(value: Any) -> Iterable[Any]:
     """The first items of a tuple or list, or values of a dict; anything else as itself."""
     if isinstance(value, (tuple, list)):
@@ -56,7 +62,20 @@ def _members(value: Any) -> Iterable[Any]:
 
 def tensor_shapes(value: Any, limit: int = 8) -> tuple[tuple[int, ...], ...]:
     """Shapes of the first ``limit`` tensors in ``value`` and one level of containers inside it:
-    bounded work per module call, and no reference kept to any tensor."""
+    bounded work per module call, and no reference kept to any tensor.
+
+    A shape is a tuple of ints; for a lone tensor it is the ``torch.Size`` itself (a tuple
+    subclass holding ints), which is cheaper to take than a copy.
+    """
+    # Fast path, taken by most module calls: a lone tensor, or a call's single tensor
+    # argument, with plain integer sizes. Same shapes as the loop below.
+    single = value[0] if type(value) is tuple and len(value) == 1 else value
+    if isinstance(single, torch.Tensor):
+        try:
+            if not single._has_symbolic_sizes_strides:
+                return (single.shape,)
+        except (AttributeError, RuntimeError):  # nested tensors: the loop below decides
+            pass
     shapes: list[tuple[int, ...]] = []
     for item in _members(value):
         for t in _members(item):
@@ -69,6 +88,19 @@ def tensor_shapes(value: Any, limit: int = 8) -> tuple[tuple[int, ...], ...]:
             if len(shapes) == limit:
                 return tuple(shapes)
     return tuple(shapes)
+
+
+def _call_shapes(value: Any) -> tuple[tuple[int, ...], ...]:
+    """:func:`tensor_shapes` of a module call's inputs or output, inlining its commonest case
+    (one plain tensor, alone or as the only argument) because it runs twice per module call."""
+    single = value[0] if type(value) is tuple and len(value) == 1 else value
+    if type(single) is torch.Tensor:
+        try:
+            if not single._has_symbolic_sizes_strides:
+                return (single.shape,)
+        except RuntimeError:  # nested tensors: tensor_shapes decides
+            pass
+    return tensor_shapes(value)
 
 
 class ModuleTracker:
@@ -89,12 +121,18 @@ class ModuleTracker:
         self.input_shapes: dict[int, tuple[tuple[int, ...], ...]] = {}
         self.output_shapes: dict[int, tuple[tuple[int, ...], ...]] = {}
         self._stack: list[tuple[nn.Module, int]] = []
-        self._calls: dict[tuple[str, int], int] = {}
+        self._calls: tuple[dict[str, int], ...] = ({}, {}, {})  # per phase: fqn -> calls
         self._names: dict[tuple[int, int], tuple[nn.Module, nn.Module, str, bool]] = {}
         self._known: dict[int, tuple[nn.Module, str]] = {}
         self._roots: dict[int, tuple[nn.Module, str]] = {}
         self._param_frames: dict[int, int] = {}
-        self._owned_params: set[int] = set()
+        # Parameters of children never called, mapped lazily (see _param_frame): walking every
+        # module's subtree on its first call costs O(modules x depth) on the hot path.
+        self._first_calls: list[tuple[nn.Module, int]] = []
+        self._known_done = 0  # first calls already added to _known (see _known_modules)
+        self._subtree_frames: dict[int, int] = {}
+        self._subtree_done = 0
+        self._children: dict[int, tuple[nn.Module, dict[int, str]]] = {}
         self._seq_map: dict[int, tuple[int, int]] = {}
         self._last_seq_nr = _get_sequence_nr()
         self._handles: list[RemovableHandle] = []
@@ -117,31 +155,46 @@ class ModuleTracker:
         self._handles.clear()
 
     def _enter(self, module: nn.Module, args: Any) -> None:
-        phase = RECOMPUTE if in_backward() else FORWARD
-        parent = self._stack[-1] if self._stack else None
-        if parent is not None and self.frames[parent[1]][3] != phase:
-            parent = None  # a recompute nested in a forward call: name it on its own
-        fqn = self._fqn(module, parent)
-        key = (fqn, phase)
-        call = self._calls.get(key, 0)
-        self._calls[key] = call + 1
-        frame = len(self.frames)
-        self.frames.append((fqn, type(module).__name__, call, phase))
-        self._stack.append((module, frame))
-        if self.record_shapes:
-            self.input_shapes[frame] = tensor_shapes(args)
+        # runs at every module call: the common case (a registered child of the running
+        # module) is resolved inline from the parent's index of children
+        phase = RECOMPUTE if graph_task_id() != -1 else FORWARD
+        stack = self._stack
+        frames = self.frames
+        fqn = None
+        parent = stack[-1] if stack else None
+        if parent is not None:
+            parent_module, parent_frame = parent
+            parent_fqn, _, _, parent_phase = frames[parent_frame]
+            if parent_phase != phase:
+                parent = None  # a recompute nested in a forward call: name it on its own
+            else:
+                index = self._children.get(id(parent_module))
+                if index is not None and index[0] is parent_module:
+                    name = index[1].get(id(module))
+                    if name is not None and parent_module._modules.get(name) is module:
+                        fqn = f"{parent_fqn}.{name}" if parent_fqn else name
+        if fqn is None:
+            fqn = self._fqn(module, parent)
+        calls = self._calls[phase]
+        call = calls.get(fqn, 0)
+        calls[fqn] = call + 1
+        frame = len(frames)
+        frames.append((fqn, type(module).__name__, call, phase))
+        entry = (module, frame)
+        stack.append(entry)
         if call == 0 and phase == FORWARD:
-            self._known.setdefault(id(module), (module, fqn))
+            if self.record_shapes:  # the table shows each module's first forward call
+                self.input_shapes[frame] = _call_shapes(args)
             # A parameter's gradient accumulation belongs to the first module that owns it;
             # parameters of children never called as modules (a parent using
-            # `self.proj.weight` through a functional op) belong to the parent that ran.
-            owned = self._owned_params
-            for param in module.parameters(recurse=False):
-                if id(param) not in owned:
-                    owned.add(id(param))
-                    self._param_frames[id(param)] = frame
-            for param in module.parameters():
-                self._param_frames.setdefault(id(param), frame)
+            # `self.proj.weight` through a functional op) belong to the first module that ran
+            # with them in its subtree, found only when needed (_param_frame).
+            if module._parameters:
+                param_frames = self._param_frames
+                for param in module._parameters.values():
+                    if param is not None:
+                        param_frames.setdefault(id(param), frame)
+            self._first_calls.append(entry)  # names it in _known, lazily
         if phase == RECOMPUTE:
             # recompute may run on autograd's device thread, whose sequence counter is its own
             self._last_seq_nr = _get_sequence_nr()
@@ -149,8 +202,8 @@ class ModuleTracker:
     def _exit(self, module: nn.Module, args: Any, output: Any) -> None:
         stack = self._stack
         if stack and stack[-1][0] is module:
-            if self.record_shapes:
-                self.output_shapes[stack[-1][1]] = tensor_shapes(output)
+            if self.record_shapes and stack[-1][1] in self.input_shapes:
+                self.output_shapes[stack[-1][1]] = _call_shapes(output)
             stack.pop()
             return
         for depth in range(len(stack) - 1, -1, -1):
@@ -183,19 +236,44 @@ class ModuleTracker:
 
     def _relative(self, parent: nn.Module, module: nn.Module) -> tuple[str, bool]:
         """``(name, absolute)``: the attribute path below ``parent``, else the module's own name."""
-        for name, child in parent._modules.items():
+        # an index of each parent's children, built once: a Sequential of n children would
+        # otherwise scan them all at each child's first call (n^2 / 2 in all)
+        index = self._children.get(id(parent))
+        if index is None or index[0] is not parent:
+            names: dict[int, str] = {}
+            for name, child in parent._modules.items():
+                if child is not None:
+                    names.setdefault(id(child), name)
+            index = self._children[id(parent)] = (parent, names)
+        found = index[1].get(id(module))
+        if found is not None and parent._modules.get(found) is module:
+            return found, False
+        for name, child in parent._modules.items():  # children changed since the index
             if child is module:
                 return name, False
         for name, child in parent.named_modules(remove_duplicate=False):
             if child is module and name:
                 return name, False
-        known = self._known.get(id(module))
+        known = self._known_modules().get(id(module))
         if known is not None and known[0] is module:
             return known[1], True  # called from outside its parent's subtree
         return f"<{type(module).__name__}>", False
 
+    def _known_modules(self) -> dict[int, tuple[nn.Module, str]]:
+        """``id(module) -> (module, name)``: the model's names, then each module that ran
+        forward, by the path of its first call. First calls are added only here, when a name
+        is looked up (rarely), rather than at every module call."""
+        known = self._known
+        pending = self._first_calls[self._known_done :]
+        if pending:
+            frames = self.frames
+            for module, frame in pending:
+                known.setdefault(id(module), (module, frames[frame][0]))
+            self._known_done += len(pending)
+        return known
+
     def _root_name(self, module: nn.Module) -> str:
-        known = self._known.get(id(module))
+        known = self._known_modules().get(id(module))
         if known is not None and known[0] is module:
             return known[1]
         root = self._roots.get(id(module))
@@ -235,6 +313,20 @@ class ModuleTracker:
             self._last_seq_nr = seq_nr
         return frame
 
+    def _param_frame(self, param_id: int) -> int:
+        """Frame of the first module call that owns the parameter, else of the first whose
+        subtree holds it (frames of first calls, extended as new modules run), else 0."""
+        frame = self._param_frames.get(param_id)
+        if frame is not None:
+            return frame
+        subtree = self._subtree_frames
+        pending = self._first_calls[self._subtree_done :]
+        self._subtree_done = len(self._first_calls)
+        for module, first in pending:
+            for param in module.parameters():
+                subtree.setdefault(id(param), first)
+        return subtree.get(param_id, 0)
+
     def backward_frame(self, seq: int) -> tuple[int, int, int]:
         """``(frame, phase, fwd_seq)`` of op ``seq`` run inside a backward pass."""
         stack = self._stack
@@ -247,7 +339,7 @@ class ModuleTracker:
         if seq_nr == ACCUMULATE_GRAD_SEQ:
             variable = getattr(node, "variable", None)
             # a parameter's accumulation belongs to its module; a leaf input's to no module
-            return self._param_frames.get(id(variable), 0), BACKWARD, -1
+            return self._param_frame(id(variable)), BACKWARD, -1
         entry = self._seq_map.get(seq_nr)
         if entry is None:
             return 1, BACKWARD, -1
