@@ -11,8 +11,11 @@ from . import (  # noqa: F401  (importing registers the formulas)
     conv,
     copy,
     dropout_random,
+    fft,
     indexing,
+    linalg,
     matmul,
+    misc,
     norm,
     optimizer,
     pointwise,
@@ -21,6 +24,7 @@ from . import (  # noqa: F401  (importing registers the formulas)
     resize,
     rnn,
     softmax_loss,
+    sparse,
 )
 from .free import FREE_OPS
 from .registry import (

@@ -567,6 +567,47 @@ define(
 )
 
 
+# -- linear algebra, FFT, special functions ----------------------------------------------------
+# Factorisations and solves (formulas/linalg.py) are counted by the sums of their reference
+# algorithms, not per element; these entries are the per-element pieces of the rest.
+define(
+    "fft",
+    5,
+    "per point and radix-2 level of a complex FFT (5 N log2 N in all): N/2 butterflies per "
+    "level of one complex multiply (6) and two complex adds (4); real-input or real-output "
+    "transforms cost half",
+)
+define(
+    "distance",
+    3,
+    "one coordinate of one pair of a p-distance (cdist, pdist): subtract, then square and add "
+    "(p = 2, a multiply-accumulate), abs and add (p = 1), abs and compare (p = inf), or "
+    "compare with 0 and add (p = 0)",
+)
+define("distance_p", 4, "one coordinate of a p-distance of any other p: subtract, abs, pow, add")
+define("distance_root", 1, "per pair of a p-distance: the square root (p = 2) or 1/p power")
+define(
+    "distance_backward",
+    4,
+    "one coordinate of one pair in a p-distance's backward, p = 1 or 2: subtract, the "
+    "derivative (sign, or divide by the distance), multiply by the pair's gradient, add into "
+    "the input's gradient",
+)
+define(
+    "distance_backward_p",
+    6,
+    "the same for any other p: subtract, abs, pow, times the sign, times the pair's gradient "
+    "over its distance^(p-1), add",
+)
+define(
+    "polynomial_step",
+    4,
+    "one step of a three-term recurrence p_k+1 = (a_k x + b_k) p_k - c_k p_k-1 of an "
+    "orthogonal polynomial (Chebyshev, Hermite, Laguerre, Legendre): two multiplies, an add "
+    "and a subtract; degree n takes n - 1 steps",
+)
+
+
 _active: dict[str, int] = DEFAULT_COSTS  # the same dict, so later define() calls show
 
 

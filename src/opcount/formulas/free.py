@@ -59,6 +59,18 @@ VIEW_OPS: frozenset[OpOverloadPacket] = frozenset(
         "indices",
         "values",
         "crow_indices",
+        # in-place views: change the tensor's sizes/strides, never its data
+        "squeeze_",
+        "unsqueeze_",
+        "transpose_",
+        "t_",
+        "as_strided_",
+        "swapdims_",
+        "swapaxes_",
+        # split variants whose outputs are views without autograd's view tracking
+        "unsafe_split",
+        "unsafe_split_with_sizes",
+        "unsafe_chunk",
         "col_indices",
         "ccol_indices",
         "row_indices",
@@ -94,6 +106,8 @@ METADATA_OPS: frozenset[OpOverloadPacket] = frozenset(
         "resize_as_",
         "_resize_output_",
         "_assert_async",
+        # raises if a LAPACK info code is nonzero: a check of a result, like _assert_async
+        "_linalg_check_errors",
         "_assert_scalar",
         "sym_constrain_range",
         "sym_constrain_range_for_size",
