@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import torch
-import torch.nn.functional as F  # noqa: N812  (torch's own spelling)
+import torch.nn.functional as F
 
 from helpers import count, only_row
 from opcount.formulas.costs import cost
@@ -52,7 +52,12 @@ def test_embedding_is_a_free_gather_and_its_backward_adds() -> None:
 def test_embedding_max_norm_renormalises_every_looked_up_row() -> None:
     weight = torch.randn(NUM, DIM)
     row = only_row(count(lambda: F.embedding(IDX, weight, max_norm=1.0)), "aten.embedding_renorm_")
-    per_row = DIM * (cost("reduce_norm") + cost("index_scale")) + cost("embedding_renorm_row")
+    # per row: square and add each element, a root, the scale factor, the rescale of the row
+    per_row = (
+        DIM * (cost("reduce_norm") + cost("renorm_scale"))
+        + cost("reduce_root")
+        + cost("renorm_row")
+    )
     assert row.flops == LOOKUPS * per_row
 
 

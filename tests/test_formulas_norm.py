@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import torch
-import torch.nn.functional as F  # noqa: N812  (torch's own spelling)
+import torch.nn.functional as F
 from torch import nn
 
 from helpers import count, only_row
@@ -288,3 +288,19 @@ def test_batch_norm_backward_masks() -> None:
             + cost("norm_bias_grad")
         )
     ]
+
+
+def test_renorm_rescales_every_slice() -> None:
+    x = torch.randn(N, C, H)
+    for frame in _modes(lambda: torch.renorm(x, 2, 1, 1.0)):
+        # C slices along dim 1: squares and adds, a root each, the factor, every element scaled
+        expected = N * C * H * (cost("reduce_norm") + cost("renorm_scale")) + C * (
+            cost("reduce_root") + cost("renorm_row")
+        )
+        assert rows_of(frame, "aten.renorm").flops.tolist() == [expected]
+    y = x.clone()
+    row = only_row(count(lambda: y.renorm_(1, 0, 1.0)), "aten.renorm_")
+    # the 1-norm: |x| and add, no root
+    assert row.flops == N * C * H * (cost("reduce_norm") + cost("renorm_scale")) + N * cost(
+        "renorm_row"
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import torch
-import torch.nn.functional as F  # noqa: N812  (torch's own spelling)
+import torch.nn.functional as F
 
 from helpers import count, only_row
 from opcount.formulas import pool as pool_formulas

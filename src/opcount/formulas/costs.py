@@ -516,11 +516,12 @@ define(
     "per-sample weight, 1 / frequency of scale_grad_by_freq",
 )
 define(
-    "embedding_renorm_row",
-    4,
-    "per looked-up row of embedding max_norm: root of the norm, compare with max_norm, add "
-    "1e-7, divide max_norm by the norm",
+    "renorm_row",
+    3,
+    "per row of renorm / embedding max_norm, after its norm: compare with max_norm, add 1e-7, "
+    "divide max_norm by the norm",
 )
+define("renorm_scale", 1, "renorm / embedding max_norm: multiply an element by its row's factor")
 
 # Recurrent cells, per hidden unit and time step (gate matrix products are MACs, not here).
 define(

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from .costs import cost
+from .norm import renorm_cost
 from .reduction import ceil_log2, sort_compares
 from .registry import Cost, register
 from .shapes import arg, first_tensor, prod
@@ -68,8 +69,8 @@ def embedding_renorm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -
     # and the rescale of the row (counted for every row, whatever its norm)
     weight, indices = args[0], args[1]
     rows, dim = _numel(indices), int(weight.shape[-1])
-    per_element = cost("reduce_norm") + cost("index_scale")
-    return rows * (dim * per_element + cost("embedding_renorm_row")), 0
+    norm_type = arg(args, kwargs, 3, "norm_type", 2.0)
+    return renorm_cost(rows * dim, rows, norm_type), 0
 
 
 def embedding_bag_cost(

@@ -14,6 +14,9 @@ Backward, for ``n`` elements (x_hat = (x - mean) * rstd, g = dy * weight):
 - grad_weight: ``n * norm_weight_grad`` (and ``norm_recompute`` if grad_input did not need x_hat);
 - grad_bias: ``n * norm_bias_grad``.
 
+``renorm`` (and ``embedding``'s ``max_norm``) measure each row's norm and rescale it: counted as
+if every row were rescaled, so counts never depend on values.
+
 ``rms_norm``, ``instance_norm``, ``group_norm``, ``layer_norm``, ``batch_norm`` and
 ``local_response_norm`` are composites: they reach these formulas through the ops they run
 (``_fused_rms_norm`` decomposes into pointwise ops and a mean, on CUDA too; only its backward
@@ -26,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .costs import cost
+from .reduction import vector_norm_cost
 from .registry import Cost, register
 from .shapes import arg, prod
 
@@ -284,3 +288,19 @@ def weight_norm_interface_backward(
 ) -> Cost:
     # (grad_w, saved_v, saved_g, saved_norms, dim) -> (grad_v, grad_g)
     return prod(args[1].shape) * cost("weight_norm_backward"), 0
+
+
+def renorm_cost(n: int, rows: int, order: Any) -> int:
+    """FLOPs of renormalising ``rows`` rows of ``n`` elements in all to a max norm: each row's
+    norm, its scale factor, and the rescale of every element (counted whatever the norms)."""
+    return vector_norm_cost(n, rows, order) + rows * cost("renorm_row") + n * cost("renorm_scale")
+
+
+@register("renorm", "renorm_", category="norm")
+def renorm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
+    # (self, p, dim, maxnorm): every slice along dim whose p-norm exceeds maxnorm is scaled
+    # down to it
+    x = args[0]
+    order, dim = arg(args, kwargs, 1, "p"), int(arg(args, kwargs, 2, "dim"))
+    rows = int(x.shape[dim]) if x.dim() else 1
+    return renorm_cost(int(x.numel()), rows, order), 0
