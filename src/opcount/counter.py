@@ -134,11 +134,11 @@ class OpCounter:
         if self._rows is None or len(self._rows) != len(mode.events):
             assert self._decisions is not None
             self._rows = report.rows_frame(mode.events, self._decisions.ops, mode.tracker.frames)
-        return self._rows.copy()
+        return report.handed_out(self._rows)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the rows to ``path``; :func:`opcount.read_csv` reads them back exactly."""
-        self.to_dataframe().to_csv(path, index=False)
+        report.write_csv(self.to_dataframe(), path)
 
     # -- totals ------------------------------------------------------------------------------
 
