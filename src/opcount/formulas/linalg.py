@@ -492,27 +492,31 @@ def matrix_exp_cost(n: int, norms: Sequence[float], double: bool) -> Cost:
     """``(flops, macs)`` of torch's ``linalg_matrix_exp`` on matrices ``[n, n]`` whose
     1-norms are ``norms``, as torch's kernel runs it.
 
-    Each matrix takes the lowest Taylor degree whose bound exceeds its norm; beyond degree 12's
-    bound, degree 18 on ``A / 2^s`` followed by ``s = ceil(log2(norm / theta_18))`` squarings
-    (torch computes a matrix whose norm equals degree 12's bound both ways, and so does this).
-    Per matrix: the 1-norm (``2n^2 + n``), ``n^3`` MACs per product, the linear combinations
-    (:data:`MEXP_COMBINATIONS` per element) and, when scaled, one divide per element.
+    A single matrix takes the lowest Taylor degree whose bound its norm does not exceed;
+    beyond degree 12's bound, degree 18 on ``A / 2^s`` followed by ``s = max(0,
+    ceil(log2(norm / theta_18)))`` squarings (a norm exactly at degree 12's bound is computed
+    both ways, as torch does). A batch of several matrices takes degree 18 with its own ``s``
+    for every matrix. Per matrix: the 1-norm (``2n^2 + n``), ``n^3`` MACs per product, the
+    linear combinations of matrix powers (:data:`MEXP_COMBINATIONS` per element) and, for
+    degree 18, the scaling (one per element).
     """
     thetas = _MEXP_THETAS["double" if double else "single"]
     products = 0
     elementwise = 0
     for norm in norms:
         elementwise += 2 * n * n + n
-        lower = -1.0
-        for degree in range(5):
-            if lower < norm <= thetas[degree]:
-                products += MEXP_PRODUCTS[degree]
-                elementwise += MEXP_COMBINATIONS[degree] * n * n
-            lower = thetas[degree]
-        if norm >= thetas[4]:
-            squarings = max(0, math.ceil(math.log2(norm / thetas[5])))
-            products += MEXP_PRODUCTS[5] + squarings
-            elementwise += (MEXP_COMBINATIONS[5] + 1) * n * n
+        if len(norms) == 1:
+            lower = -1.0
+            for degree in range(5):
+                if lower < norm <= thetas[degree]:
+                    products += MEXP_PRODUCTS[degree]
+                    elementwise += MEXP_COMBINATIONS[degree] * n * n
+                lower = thetas[degree]
+            if norm < thetas[4]:
+                continue
+        squarings = max(0, math.ceil(math.log2(norm / thetas[5]))) if norm > 0 else 0
+        products += MEXP_PRODUCTS[5] + squarings
+        elementwise += (MEXP_COMBINATIONS[5] + 1) * n * n
     macs = products * n**3
     return 2 * macs + elementwise, macs
 
