@@ -1,0 +1,60 @@
+"""The instrumented variants every overhead benchmark compares against the plain run."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+from opcount import OpCounter
+
+
+class EmptyMode(TorchDispatchMode):
+    """The floor of any Python dispatch mode: runs each op and records nothing."""
+
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Sequence[type],
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> Any:
+        return func(*args, **(kwargs or {}))
+
+
+@contextmanager
+def opcount_counter() -> Iterator[OpCounter]:
+    """``OpCounter()`` as a user writes it (default options), without its unsupported-op
+    warning, which is about coverage and would only clutter the benchmark output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with OpCounter() as counter:
+            yield counter
+
+
+VARIANTS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
+    "plain": nullcontext,
+    "empty mode": EmptyMode,
+    "opcount": opcount_counter,
+    "FlopCounterMode": lambda: FlopCounterMode(display=False),
+}
+"""Name -> context manager factory; ``plain`` is the uninstrumented run."""
+
+
+def instrumented(
+    work: Callable[[], object], names: Sequence[str] = tuple(VARIANTS)
+) -> dict[str, Callable[[], None]]:
+    """One zero-argument case per variant: ``work()`` run inside that variant's context."""
+
+    def case(factory: Callable[[], AbstractContextManager[Any]]) -> Callable[[], None]:
+        def run() -> None:
+            with factory():
+                work()
+
+        return run
+
+    return {name: case(VARIANTS[name]) for name in names}
