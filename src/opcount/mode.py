@@ -7,7 +7,7 @@ where the tensor arguments sit) decided once per overload in :mod:`.decisions`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -18,7 +18,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from .decisions import DecisionTable
 from .events import COUNTED, FREE, UNSUPPORTED, EventStore
-from .tracker import FORWARD, ModuleTracker, in_backward
+from .tracker import FORWARD, ModuleTracker, graph_task_id
 
 _INTEGER_DTYPES = frozenset(
     d
@@ -30,10 +30,6 @@ _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
 """Handed to formulas for calls without keyword arguments: no dict allocated per op."""
 
 _get_sequence_nr = torch._C._autograd._get_sequence_nr
-_task_id: Callable[[], int] = getattr(
-    torch._C, "_current_graph_task_id", lambda: -1 if not in_backward() else 0
-)
-"""-1 outside a backward pass (older torch: derived from the running autograd node)."""
 
 
 class CountingMode(TorchDispatchMode):
@@ -76,7 +72,7 @@ class CountingMode(TorchDispatchMode):
         seq = len(events.op_ids)
         tracker = self.tracker
         try:
-            if _task_id() != -1:
+            if graph_task_id() != -1:
                 frame, phase, fwd_seq = tracker.backward_frame(seq)
             else:
                 stack = tracker._stack
@@ -103,11 +99,11 @@ class CountingMode(TorchDispatchMode):
                             for item in value:
                                 if isinstance(item, Tensor):
                                     inputs.append(item)
-                if kw_names and kwargs:
-                    for name in kw_names:
-                        value = kwargs.get(name)
-                        if isinstance(value, Tensor):
-                            inputs.append(value)
+            if kw_names and kwargs:
+                for name in kw_names:
+                    value = kwargs.get(name)
+                    if isinstance(value, Tensor):
+                        inputs.append(value)
             if inputs:
                 first = inputs[0]
             elif isinstance(out, Tensor):
