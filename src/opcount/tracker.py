@@ -45,6 +45,8 @@ def in_backward() -> bool:
     return _current_node() is not None
 
 
+_Tensor = torch.Tensor
+
 graph_task_id: Callable[[], int] = (
     _graph_task_id if _graph_task_id is not None else lambda: 0 if in_backward() else -1
 )
@@ -94,7 +96,7 @@ def _call_shapes(value: Any) -> tuple[tuple[int, ...], ...]:
     """:func:`tensor_shapes` of a module call's inputs or output, inlining its commonest case
     (one plain tensor, alone or as the only argument) because it runs twice per module call."""
     single = value[0] if type(value) is tuple and len(value) == 1 else value
-    if type(single) is torch.Tensor:
+    if type(single) is _Tensor:
         try:
             if not single._has_symbolic_sizes_strides:
                 return (single.shape,)
@@ -132,7 +134,9 @@ class ModuleTracker:
         self._known_done = 0  # first calls already added to _known (see _known_modules)
         self._subtree_frames: dict[int, int] = {}
         self._subtree_done = 0
-        self._children: dict[int, tuple[nn.Module, dict[int, str]]] = {}
+        # id(parent) -> (parent, {id(child): (child, name)}): the children each parent had
+        # when first seen, as _names caches them (a child replaced later is re-resolved)
+        self._children: dict[int, tuple[nn.Module, dict[int, tuple[nn.Module, str]]]] = {}
         self._seq_map: dict[int, tuple[int, int]] = {}
         self._last_seq_nr = _get_sequence_nr()
         self._handles: list[RemovableHandle] = []
@@ -170,8 +174,9 @@ class ModuleTracker:
             else:
                 index = self._children.get(id(parent_module))
                 if index is not None and index[0] is parent_module:
-                    name = index[1].get(id(module))
-                    if name is not None and parent_module._modules.get(name) is module:
+                    child = index[1].get(id(module))
+                    if child is not None and child[0] is module:
+                        name = child[1]
                         fqn = f"{parent_fqn}.{name}" if parent_fqn else name
         if fqn is None:
             fqn = self._fqn(module, parent)
@@ -202,9 +207,9 @@ class ModuleTracker:
     def _exit(self, module: nn.Module, args: Any, output: Any) -> None:
         stack = self._stack
         if stack and stack[-1][0] is module:
-            if self.record_shapes and stack[-1][1] in self.input_shapes:
-                self.output_shapes[stack[-1][1]] = _call_shapes(output)
-            stack.pop()
+            frame = stack.pop()[1]
+            if self.record_shapes and frame in self.input_shapes:
+                self.output_shapes[frame] = _call_shapes(output)
             return
         for depth in range(len(stack) - 1, -1, -1):
             if stack[depth][0] is module:
@@ -240,14 +245,14 @@ class ModuleTracker:
         # otherwise scan them all at each child's first call (n^2 / 2 in all)
         index = self._children.get(id(parent))
         if index is None or index[0] is not parent:
-            names: dict[int, str] = {}
+            names: dict[int, tuple[nn.Module, str]] = {}
             for name, child in parent._modules.items():
                 if child is not None:
-                    names.setdefault(id(child), name)
+                    names.setdefault(id(child), (child, name))
             index = self._children[id(parent)] = (parent, names)
         found = index[1].get(id(module))
-        if found is not None and parent._modules.get(found) is module:
-            return found, False
+        if found is not None and found[0] is module and parent._modules.get(found[1]) is module:
+            return found[1], False
         for name, child in parent._modules.items():  # children changed since the index
             if child is module:
                 return name, False
