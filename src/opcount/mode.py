@@ -78,8 +78,9 @@ class CountingMode(TorchDispatchMode):
                 stack = tracker._stack
                 frame = stack[-1][1] if stack else 0
                 phase, fwd_seq = FORWARD, -1
-                if _get_sequence_nr() != tracker._last_seq_nr:
-                    tracker.current_forward_frame(seq)  # this op made an autograd node
+                seq_nr = _get_sequence_nr()
+                if seq_nr != tracker._last_seq_nr:
+                    tracker.note_nodes(seq_nr, frame, seq)  # this op made an autograd node
 
             if positions is None:  # schema unknown: scan every argument
                 inputs = _tensors(args)

@@ -302,21 +302,27 @@ class ModuleTracker:
         """Frame of a forward op; remembers the autograd node it creates, if any."""
         frame = self._stack[-1][1] if self._stack else 0
         seq_nr = _get_sequence_nr()
-        last = self._last_seq_nr
-        if seq_nr != last:
-            # This op created the node numbered seq_nr - 1 (the counter is read after creation).
-            # Numbers skipped since the last op belong to nodes made without an op of their own
-            # reaching the mode: an in-place op's node made before the clone it dispatches
-            # first, a custom autograd.Function's node made before its forward's ops. They
-            # ran in this same module call, so they take this frame.
-            entry = (frame, seq)
-            if 0 < seq_nr - last <= _MAX_GAP:
-                for number in range(last, seq_nr):
-                    self._seq_map[number] = entry
-            else:
-                self._seq_map[seq_nr - 1] = entry
-            self._last_seq_nr = seq_nr
+        if seq_nr != self._last_seq_nr:
+            self.note_nodes(seq_nr, frame, seq)
         return frame
+
+    def note_nodes(self, seq_nr: int, frame: int, seq: int) -> None:
+        """Op ``seq`` of ``frame`` left the sequence counter at ``seq_nr``, past
+        ``_last_seq_nr``: map the autograd nodes made since to it. (The dispatch mode calls
+        this directly, having read the counter and the frame itself.)"""
+        last = self._last_seq_nr
+        # This op created the node numbered seq_nr - 1 (the counter is read after creation).
+        # Numbers skipped since the last op belong to nodes made without an op of their own
+        # reaching the mode: an in-place op's node made before the clone it dispatches
+        # first, a custom autograd.Function's node made before its forward's ops. They
+        # ran in this same module call, so they take this frame.
+        entry = (frame, seq)
+        if 0 < seq_nr - last <= _MAX_GAP:
+            for number in range(last, seq_nr):
+                self._seq_map[number] = entry
+        else:
+            self._seq_map[seq_nr - 1] = entry
+        self._last_seq_nr = seq_nr
 
     def _param_frame(self, param_id: int) -> int:
         """Frame of the first module call that owns the parameter, else of the first whose
