@@ -460,8 +460,8 @@ class Coverage:
         ]
         for status in ("counted", "free", "unsupported"):
             n = len(self.by_status(status))
-            out.append(f"- {status}: {n} ({_percent(n, total)})")
-        out.append(f"- counted or free: {covered} ({_percent(covered, total)})")
+            out.append(f"- {status}: {n} ({_percent(n, total).strip()})")
+        out.append(f"- counted or free: {covered} ({_percent(covered, total).strip()})")
         out.append(f"- formula errors: {len(self.formula_errors)}")
         out.append(f"- samples whose results the counter changed: {len(self.problems)}")
         out.append(
@@ -478,6 +478,8 @@ class Coverage:
             ]
         else:
             out.append("None.")
+        out += ["", "## Samples whose results the counter changes", ""]
+        out += [f"- `{problem}`" for problem in self.problems] or ["None."]
         out += ["", "## Every op reached", "", "| op | status | category | calls |"]
         out.append("| --- | --- | --- | ---: |")
         out += [
