@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 import torch
-import torch.nn.functional as F  # noqa: N812  (the name torch code uses)
+import torch.nn.functional as F
 
 from helpers import count, only_row, op_rows
+from opcount import OpCounter
 from opcount.formulas.costs import cost
 
 SHAPE = (4, 6)
@@ -155,3 +156,16 @@ def test_activation_counts_equal_in_grad_no_grad_and_inference_mode() -> None:
         with mode():
             totals.append(count(lambda: model(x)).total_flops)
     assert totals == [N * (cost("gelu") + cost("silu") + cost("hardswish"))] * 3
+
+
+def test_mish_backward_runs_its_own_kernel_and_is_counted() -> None:
+    # mish_backward has a CompositeImplicitAutograd kernel *and* CPU/CUDA kernels: the counter
+    # must let the CPU kernel run (identical gradients) and count it with its own formula
+    x = torch.randn(6, requires_grad=True)
+    (plain,) = torch.autograd.grad(torch.nn.functional.mish(x).sum(), x)
+    with OpCounter(warn=False) as counter:
+        (counted,) = torch.autograd.grad(torch.nn.functional.mish(x).sum(), x)
+    assert torch.equal(plain, counted)
+    rows = counter.to_dataframe()
+    row = rows[rows["op"] == "aten.mish_backward"].iloc[0]
+    assert (row.status, row.flops) == ("counted", 6 * cost("mish_backward"))

@@ -4,7 +4,7 @@ its mask multiplies; all counted, never unsupported."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F  # noqa: N812  (the name torch code uses)
+import torch.nn.functional as F
 
 from helpers import count, only_row, op_rows
 from opcount.formulas.costs import cost

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import torch
-import torch.nn.functional as F  # noqa: N812  (the name torch code uses)
+import torch.nn.functional as F
 
 from helpers import count, only_row
 from opcount.formulas.costs import cost

@@ -26,7 +26,7 @@ class Decision(NamedTuple):
     op_id: int
     status: int
     fn: FormulaFn | None
-    composite: bool
+    composite: bool | frozenset[str]
     out_names: frozenset[str]
     positions: tuple[int, ...] | None
     """Positional indices whose schema type can hold a tensor (``Tensor``, ``Tensor?``,
@@ -66,7 +66,7 @@ class DecisionTable:
     def _decide(self, func: OpOverload) -> Decision:
         packet = func.overloadpacket
         formula = self.registry.get(packet)
-        composite = formula is None and _is_composite(func)
+        composite = _composite_devices(func) if formula is None else False
         if formula is not None:
             status, category, fn = COUNTED, formula.category, formula.fn
         elif packet in FREE_OPS:
@@ -122,17 +122,35 @@ def _tensor_slots(arguments: Sequence[Any]) -> tuple[tuple[int, ...] | None, tup
     return tuple(positions), tuple(kw_names)
 
 
-def _is_composite(func: OpOverload) -> bool:
-    """Whether ``func`` has a CompositeImplicitAutograd kernel (it reaches a dispatch mode
-    undecomposed only when autograd is skipped, as under ``torch.inference_mode()``)."""
+_BACKEND_KEYS = {
+    "cpu": DispatchKey.CPU,
+    "cuda": DispatchKey.CUDA,
+    "meta": DispatchKey.Meta,
+    "xpu": DispatchKey.XPU,
+    "mps": DispatchKey.MPS,
+}
+
+
+def _composite_devices(func: OpOverload) -> bool | frozenset[str]:
+    """Where ``func`` runs as its CompositeImplicitAutograd decomposition.
+
+    Such an op reaches a dispatch mode undecomposed when autograd is skipped (under
+    ``torch.inference_mode()``), and the mode decomposes it so its parts are counted as in grad
+    mode. ``True``: everywhere (no backend kernel, the common case: linear, conv2d, matmul).
+    A set of device types: only there, because the op also has kernels of its own for other
+    backends (``mish_backward`` on CPU/CUDA), which must run as they would without the counter.
+    ``False``: never.
+    """
+    has_kernel = torch._C._dispatch_has_kernel_for_dispatch_key
     try:
-        return bool(
-            torch._C._dispatch_has_kernel_for_dispatch_key(
-                func.name(), DispatchKey.CompositeImplicitAutograd
-            )
-        )
+        if not has_kernel(func.name(), DispatchKey.CompositeImplicitAutograd):
+            return False
+        own = {device for device, key in _BACKEND_KEYS.items() if has_kernel(func.name(), key)}
     except RuntimeError:  # Python-only ops (prim::device) are unknown to the C++ dispatcher
         return False
+    if not own:
+        return True
+    return frozenset(_BACKEND_KEYS) - own
 
 
 def _packet_name(packet: object) -> str:

@@ -56,7 +56,7 @@ class CountingMode(TorchDispatchMode):
         if decision is None:
             decision = self.decisions.get(func)
         op_id, status, fn, composite, out_names, positions, kw_names = decision
-        if composite:
+        if composite and (composite is True or _device_type(args) in composite):
             # Under inference_mode composites (linear, conv2d, matmul, ...) arrive whole; run
             # their decomposition through this mode so their parts are counted as in grad mode.
             with self:
@@ -214,3 +214,16 @@ def _distinct_bytes(t: Tensor) -> int:
             return int(t.numel()) * t.element_size()
         except (RuntimeError, NotImplementedError):
             return 0
+
+
+def _device_type(args: Sequence[Any]) -> str:
+    """Device type of the first tensor argument (only asked of the rare ops that are composite
+    on some backends and not on others)."""
+    for value in args:
+        if isinstance(value, Tensor):
+            return value.device.type
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, Tensor):
+                    return item.device.type
+    return "cpu"

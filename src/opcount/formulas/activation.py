@@ -47,6 +47,7 @@ _SIMPLE: dict[tuple[str, ...], str] = {
     ("softplus",): "softplus",  # log1p(exp(beta x)) / beta
     ("softplus_backward",): "softplus_backward",
     ("mish", "mish_"): "mish",  # x * tanh(softplus(x))
+    ("mish_backward",): "mish_backward",
     ("glu",): "glu",  # a * sigmoid(b), per output element
     ("hardshrink", "hardshrink_backward", "softshrink_backward"): "hardshrink",
     ("softshrink",): "softshrink",

@@ -165,6 +165,12 @@ define(
     "divide, multiply",
 )
 define("mish", 4, "x * tanh(log1p(exp(x))): exp, log1p, tanh, multiply")
+define(
+    "mish_backward",
+    11,
+    "t = tanh(log1p(exp(x))) (3), s = sigmoid(x) (4); dy * (t + x * s * (1 - t^2)): "
+    "square, subtract, two multiplies, add, multiply",
+)
 define("glu", 5, "a * sigmoid(b) per output element: sigmoid (4) and a multiply")
 define(
     "glu_backward",
