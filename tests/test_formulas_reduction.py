@@ -222,3 +222,19 @@ def test_dist_is_the_norm_of_the_difference() -> None:
     assert row.flops == NUMEL * (cost("reduce_add") + cost("reduce_norm")) + cost("reduce_root")
     row = only_row(count(lambda: torch.dist(a, b, 1)), "aten.dist")
     assert row.flops == NUMEL * (cost("reduce_add") + cost("reduce_norm"))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
+def test_segment_reduce_counts_every_element_once(reduce: str) -> None:
+    data = torch.randn(10, 3)
+    lengths = torch.tensor([4, 0, 6])
+    fn = lambda: torch.segment_reduce(data, reduce, lengths=lengths)  # noqa: E731
+    row = only_row(count(fn), "aten.segment_reduce")
+    divides = 3 * 3 * cost("reduce_divide") if reduce == "mean" else 0  # [3 segments, 3]
+    assert row.flops == 10 * 3 * cost("reduce_add") + divides
+
+
+def test_repeat_interleave_is_a_copy() -> None:
+    repeats = torch.tensor([1, 2, 3])
+    row = only_row(count(lambda: torch.repeat_interleave(repeats)), "aten.repeat_interleave")
+    assert (row.status, row.category, row.flops) == ("counted", "copy", 0)

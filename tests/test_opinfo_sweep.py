@@ -26,13 +26,7 @@ from opinfo_sweep import FAST_OPS, Coverage, SampleResult
 
 STATUSES = {"counted", "free", "unsupported"}
 
-KNOWN_COUNTER_EFFECTS = {
-    # The core decomposes an op that has a CompositeImplicitAutograd kernel and no formula
-    # whenever it reaches the mode, also outside inference_mode; mish_backward also has a fused
-    # CPU kernel, so its gradient differs in the last bit (fixed once mish_backward has a
-    # formula, or once only undecomposed composites are decomposed).
-    "nn.functional.mish": "mish_backward decomposed by the counter",
-}
+KNOWN_COUNTER_EFFECTS: dict[str, str] = {}
 """OpInfos whose results the counter is known to change, with the reason (tolerated, listed)."""
 
 

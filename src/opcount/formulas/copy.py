@@ -119,6 +119,7 @@ from .registry import Cost, register
     "ccol_indices_copy",
     "row_indices_copy",
     "_nested_view_from_buffer_copy",
+    "repeat_interleave",  # the Tensor-repeats overload: a data-dependent copy
     category="copy",
 )
 def data_movement(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:

@@ -255,3 +255,27 @@ def bincount(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, weights=None, minlength=0): find the largest value (a compare per element), then
     # add 1 (or the element's weight) to its bin
     return _numel(args[0]) * (cost("reduce_compare") + cost("reduce_add")), 0
+
+
+@register("segment_reduce", category="reduction")
+def segment_reduce(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
+    # (data, reduce, lengths, indices, offsets, axis, unsafe, initial): every element of data
+    # joins exactly one segment, whatever the lengths are: one add (or compare, or multiply)
+    # per element, and for "mean" one divide per output element
+    data, reduce = args[0], arg(args, kwargs, 1, "reduce")
+    flops = data.numel() * cost("reduce_add")
+    if reduce == "mean":
+        flops += first_tensor(out).numel() * cost("reduce_divide")
+    return flops, 0
+
+
+@register("_segment_reduce_backward", category="reduction")
+def segment_reduce_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
+    # (grad, output, data, reduce, lengths, offsets, axis, initial): spreading each segment's
+    # gradient back over its elements; "mean" divides it first (one divide per segment), and
+    # "prod"/"max"/"min" compare or multiply once per data element
+    grad, data, reduce = args[0], args[2], arg(args, kwargs, 3, "reduce")
+    flops = data.numel() * cost("reduce_mul") if reduce != "sum" else 0
+    if reduce == "mean":
+        flops = grad.numel() * cost("reduce_divide")
+    return flops, 0
