@@ -123,8 +123,10 @@ class CountingMode(TorchDispatchMode):
                     status = UNSUPPORTED
                     self.formula_errors[seq] = f"{type(error).__name__}: {error}"
                 else:
-                    if dtype in _INTEGER_DTYPES:
-                        # integer arithmetic is counted, but kept apart from floating-point FLOPs
+                    if dtype in _INTEGER_DTYPES and not _any_float(inputs, out):
+                        # integer arithmetic is counted, but kept apart from floating-point
+                        # FLOPs; an op with a float operand or result anywhere (`where` with
+                        # a bool condition first) is floating-point work
                         int_ops, flops = flops, 0
 
             shape_list: list[Any] = []
@@ -227,3 +229,15 @@ def _device_type(args: Sequence[Any]) -> str:
                 if isinstance(item, Tensor):
                     return item.device.type
     return "cpu"
+
+
+def _any_float(inputs: Sequence[Tensor], out: Any) -> bool:
+    """Whether any input or output tensor is floating-point or complex (asked only of ops whose
+    first tensor is an integer or bool one)."""
+    for t in inputs:
+        if t.is_floating_point() or t.is_complex():
+            return True
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    return any(
+        isinstance(t, Tensor) and (t.is_floating_point() or t.is_complex()) for t in outs
+    )
