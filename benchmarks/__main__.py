@@ -39,7 +39,7 @@ def machine() -> str:
     """One line naming the machine and the software measured."""
     return (
         f"{_cpu_name()}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), Python {platform.python_version()}, "
+        f"(intra-op threads: {torch.get_num_threads()}), Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"
     )
 
@@ -82,7 +82,11 @@ def markdown(results: Sequence[Result], command: str, seconds: float) -> str:
             "",
             "Run it with `python -m benchmarks [--quick] [--threads N] [FAMILY ...]`",
             f"(families: {', '.join(FAMILIES)}); without family names or `--quick` it",
-            "rewrites this file.",
+            "rewrites this file. `--threads 1` pins torch to one intra-op thread: where",
+            "other processes keep the machine's cores busy, a second OpenMP thread waits for",
+            "a core at every parallel region and the timings of all variants become noise.",
+            "Per-op and hook costs are CPU time of the benchmark's thread, which other",
+            "processes disturb least; the rest is wall time.",
             "",
             f"- machine: {machine()}",
             f"- date: {date}",
