@@ -92,7 +92,7 @@ def test_batch_and_dtype_options() -> None:
 
 def test_sweep_matches_published_figures(tmp_path: Path) -> None:
     path = tmp_path / "sweep.csv"
-    names = ["resnet18", "mobilenet_v3_small", "vit_b_16"]
+    names = ["resnet18", "mobilenet_v3_small", "vit_b_16", "regnet_x_400mf"]
     result = run(*(f"torchvision:{n}" for n in names), "--device", "meta", "--csv", str(path))
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(path)

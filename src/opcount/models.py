@@ -146,7 +146,19 @@ def load_torchvision(
     kwargs: dict[str, Any] = {"weights": None}
     if task in ("detection", "segmentation"):
         kwargs["weights_backbone"] = None
-    model = _build(tvm.get_model, device, name, **kwargs)
+    crop = _crop_size(name)
+    if name.startswith("vit_") and crop is not None and specs is None:
+        # a ViT's position embeddings fix its input size: build it for the weights' crop
+        # (vit_h_14's published weights are at 518 x 518)
+        kwargs["image_size"] = crop
+    try:
+        model = _build(tvm.get_model, device, name, **kwargs)
+    except ModelError:
+        if device != "meta":
+            raise
+        # some constructors read tensor values (RegNet's width quantisation): build on the
+        # CPU, then move the weights to meta
+        model = _build(tvm.get_model, "cpu", name, **kwargs).to("meta")
     if specs is None:
         specs = default_input_specs(name, batch or 1)
     elif batch is not None:
