@@ -173,3 +173,66 @@ def test_max_pool2d_backward_without_indices() -> None:
     )
     # argmax found again (a compare per element read), the gradient added at it
     assert flops == N * C * (36 * cost("pool_max") + 9 * cost("pool_max_backward"))
+
+
+def _window_reads_loop(size: int, out: int, kernel: int, stride: int, pad: int, dil: int) -> int:
+    """The reference: visit every output and kernel tap (the loop ``window_reads`` replaced)."""
+    reads = 0
+    for o in range(out):
+        start = o * stride - pad
+        for k in range(kernel):
+            if 0 <= start + k * dil < size:
+                reads += 1
+    return reads
+
+
+def test_window_reads_closed_form_matches_the_loop() -> None:
+    # every small case, invalid ones (negative pads, dilations, strides, sizes) included
+    for size in range(0, 9):
+        for out in range(-1, 10):
+            for kernel in range(-1, 6):
+                for stride in range(-1, 5):
+                    for pad in range(-3, 5):
+                        for dil in range(-2, 4):
+                            args = (size, out, kernel, stride, pad, dil)
+                            assert window_reads(*args) == _window_reads_loop(*args), args
+
+
+def _pool_reads_loop(
+    x_shape: Any, out_shape: Any, nd: int, kernel: Any, stride: Any, padding: Any, dil: Any
+) -> int:
+    """The reference ``pool_reads``: leading dims times the per-dim loops."""
+    expand = pool_formulas._expand
+    kernel_l = expand(kernel, nd, 1)
+    stride_l = [s or k for s, k in zip(expand(stride, nd, 0), kernel_l)]
+    pad_l, dil_l = expand(padding, nd, 0), expand(dil, nd, 1)
+    reads = 1
+    for size in x_shape[: len(x_shape) - nd]:
+        reads *= int(size)
+    for d in range(nd):
+        size, out = x_shape[len(x_shape) - nd + d], out_shape[len(out_shape) - nd + d]
+        reads *= _window_reads_loop(size, out, kernel_l[d], stride_l[d], pad_l[d], dil_l[d])
+    return reads
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_max_pool2d_formula_matches_the_loop_on_real_outputs(ceil_mode: bool) -> None:
+    # the formula on real tensors over a grid of shapes, kernels, strides, paddings, dilations
+    for h, w in [(1, 1), (5, 7), (8, 8), (13, 6), (56, 56)]:
+        x = torch.zeros(2, 3, h, w)
+        for kernel in [(1, 1), (2, 3), (3, 3), (4, 2)]:
+            for stride in [[], (1, 1), (2, 2), (3, 1)]:
+                for padding in [(0, 0), (1, 0), (1, 1), (2, 1)]:
+                    for dilation in [(1, 1), (2, 1), (2, 2)]:
+                        if any(p > k // 2 for p, k in zip(padding, kernel)):
+                            continue  # aten: pad at most half the kernel
+                        args = (x, list(kernel), list(stride), list(padding), list(dilation))
+                        try:
+                            out = torch.ops.aten.max_pool2d_with_indices(*args, ceil_mode)
+                        except RuntimeError:
+                            continue  # output too small for these sizes
+                        flops, _ = pool_formulas.max_pool2d((*args, ceil_mode), {}, out)
+                        reads = _pool_reads_loop(
+                            x.shape, out[0].shape, 2, kernel, stride, padding, dilation
+                        )
+                        assert flops == reads * cost("pool_max"), (x.shape, args[1:])

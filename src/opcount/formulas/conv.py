@@ -22,21 +22,30 @@ def conv_macs(
     x_shape: Sequence[int], w_shape: Sequence[int], out_shape: Sequence[int], transposed: bool
 ) -> int:
     """MACs of one convolution, from its input, weight and output shapes."""
-    per_element = prod(w_shape[1:])
-    return prod(x_shape if transposed else out_shape) * per_element
+    return prod(x_shape if transposed else out_shape) * _per_output(w_shape)
+
+
+def _per_output(w_shape: Sequence[int]) -> int:
+    """``prod(w_shape[1:])`` without slicing the shape (a ``torch.Size`` slice is a new Size)."""
+    per_element = 1
+    for i in range(1, len(w_shape)):
+        per_element *= int(w_shape[i])
+    return per_element
 
 
 def _conv_cost(x: Any, w: Any, bias: Any, out: Any, transposed: bool) -> Cost:
     o = first_tensor(out)
-    macs = conv_macs(x.shape, w.shape, o.shape, transposed)
+    # conv_macs(x.shape, w.shape, o.shape, transposed), with numel() for the product of a shape
+    macs = int((x if transposed else o).numel()) * _per_output(w.shape)
     return 2 * macs + (cost("bias_add") * o.numel() if bias is not None else 0), macs
 
 
 @register("convolution", "_convolution", "convolution_overrideable", category="conv")
 def convolution(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (input, weight, bias, stride, padding, dilation, transposed, output_padding, groups, ...)
-    transposed = bool(arg(args, kwargs, 6, "transposed", False))
-    return _conv_cost(args[0], args[1], arg(args, kwargs, 2, "bias"), out, transposed)
+    transposed = bool(args[6] if len(args) > 6 else kwargs.get("transposed", False))
+    bias = args[2] if len(args) > 2 else kwargs.get("bias")
+    return _conv_cost(args[0], args[1], bias, out, transposed)
 
 
 @register(

@@ -78,8 +78,11 @@ def addmm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # beta * input + alpha * ([m, k] @ [k, n])
     a, b = args[1], args[2]
     m, n = a.shape[0], b.shape[1]
-    macs = real_macs(matmul_macs(m, a.shape[1], n), a)
-    extra = add_term_flops(m * n, kwargs.get("beta", 1), kwargs.get("alpha", 1), a.is_complex())
+    complex_ = a.is_complex()  # once: real_macs(..., a) and add_term_flops both ask
+    macs = m * a.shape[1] * n  # matmul_macs(m, k, n)
+    if complex_:
+        macs *= COMPLEX_MAC
+    extra = add_term_flops(m * n, kwargs.get("beta", 1), kwargs.get("alpha", 1), complex_)
     return 2 * macs + extra, macs
 
 

@@ -32,11 +32,19 @@ class Pointwise:
 
     def per_element(self, is_complex: bool = False) -> int:
         """FLOPs of one output element."""
+        # plain loops: this runs on every call of every pointwise op (no generator overhead)
+        total = 0
         if not is_complex:
-            return sum(cost(name) for name in self.real)
+            for name in self.real:
+                total += cost(name)
+            return total
         if self.complex_ is None:
-            return 2 * sum(cost(name) for name in self.real)  # one operation per part
-        return sum(cost(name) for name in self.complex_)
+            for name in self.real:
+                total += cost(name)
+            return 2 * total  # one operation per part
+        for name in self.complex_:
+            total += cost(name)
+        return total
 
 
 # -- shape helpers -------------------------------------------------------------------------------
@@ -45,7 +53,14 @@ class Pointwise:
 def tensors_in(args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[Tensor]:
     """The tensor arguments of a call (one level of lists), ``out=`` tensors excluded."""
     found: list[Tensor] = []
-    for value in list(args) + [v for k, v in kwargs.items() if k != "out"]:
+    for value in args:
+        if isinstance(value, Tensor):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(item for item in value if isinstance(item, Tensor))
+    for key, value in kwargs.items():
+        if key == "out":
+            continue
         if isinstance(value, Tensor):
             found.append(value)
         elif isinstance(value, (list, tuple)):
@@ -67,6 +82,8 @@ def _input_numel(args: Sequence[Any], kwargs: Mapping[str, Any]) -> int:
 def out_numel(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> int:
     """Elements of the op's result: the output tensor (the first, for a tuple), else the
     broadcast shape of the tensor arguments."""
+    if isinstance(out, Tensor):  # the common case first
+        return int(out.numel())
     result = out[0] if isinstance(out, (tuple, list)) and out else out
     if isinstance(result, Tensor):
         return int(result.numel())
@@ -75,11 +92,29 @@ def out_numel(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> int:
 
 def is_complex_call(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> bool:
     """Whether the op computes on complex numbers: a complex input or a complex result."""
-    for t in tensors_in(args, kwargs):
-        if t.is_complex():
+    # the tensors of tensors_in(args, kwargs), visited in place without building a list
+    for value in args:
+        if isinstance(value, Tensor):
+            if value.is_complex():
+                return True
+        elif isinstance(value, (list, tuple)) and _any_complex(value):
             return True
+    if kwargs:
+        for key, value in kwargs.items():
+            if key == "out":
+                continue
+            if isinstance(value, Tensor):
+                if value.is_complex():
+                    return True
+            elif isinstance(value, (list, tuple)) and _any_complex(value):
+                return True
     result = out[0] if isinstance(out, (tuple, list)) and out else out
     return isinstance(result, Tensor) and result.is_complex()
+
+
+def _any_complex(values: Sequence[Any]) -> bool:
+    """Whether any tensor in ``values`` (one level) is complex."""
+    return any(isinstance(item, Tensor) and item.is_complex() for item in values)
 
 
 def scaling_flops(factor: Any, elements: int, is_complex: bool) -> int:

@@ -18,6 +18,7 @@ channels). Adaptive pooling's window for output ``o`` of ``out`` over ``size`` i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from .costs import cost
@@ -31,7 +32,7 @@ def _expand(value: Any, nd: int, default: int) -> list[int]:
         return [default] * nd
     if isinstance(value, int):
         return [value] * nd
-    values = [int(v) for v in value]
+    values = list(map(int, value))
     if not values:
         return [default] * nd
     if len(values) == 1:
@@ -40,7 +41,36 @@ def _expand(value: Any, nd: int, default: int) -> list[int]:
 
 
 def window_reads(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
-    """Input elements read along one dim by ``out`` windows, clipped to ``[0, size)``."""
+    """Input elements read along one dim by ``out`` windows, clipped to ``[0, size)``.
+
+    Counted per kernel tap ``k`` in closed form: tap ``k`` of output ``o`` lands at
+    ``o * stride + c`` with ``c = k * dilation - pad``, which is in ``[0, size)`` for the
+    outputs ``o`` in ``[ceil(-c / stride), floor((size - 1 - c) / stride)]`` clipped to
+    ``[0, out)``. That is O(kernel) work instead of O(out * kernel).
+    """
+    if out <= 0 or kernel <= 0 or size <= 0:
+        return 0
+    if stride <= 0:  # never valid for aten; the direct count keeps any such input's answer
+        return _window_reads_direct(size, out, kernel, stride, pad, dilation)
+    reads = 0
+    last = out - 1
+    for k in range(kernel):
+        c = k * dilation - pad
+        lo = -(c // stride)  # ceil(-c / stride)
+        hi = (size - 1 - c) // stride
+        if lo < 0:
+            lo = 0
+        if hi > last:
+            hi = last
+        if hi >= lo:
+            reads += hi - lo + 1
+    return reads
+
+
+def _window_reads_direct(
+    size: int, out: int, kernel: int, stride: int, pad: int, dilation: int
+) -> int:
+    """:func:`window_reads` by visiting every output and kernel tap."""
     reads = 0
     for o in range(out):
         start = o * stride - pad
@@ -48,6 +78,10 @@ def window_reads(size: int, out: int, kernel: int, stride: int, pad: int, dilati
             if 0 <= start + k * dilation < size:
                 reads += 1
     return reads
+
+
+_window_reads_cached = lru_cache(maxsize=4096)(window_reads)
+""":func:`window_reads` memoised on its (int) arguments: models repeat the same pooling."""
 
 
 def adaptive_reads(size: int, out: int) -> int:
@@ -71,13 +105,24 @@ def pool_reads(
 ) -> int:
     """Elements read by an ``nd``-d (max or avg) pooling from ``x_shape`` to ``out_shape``."""
     kernel_l = _expand(kernel, nd, 1)
-    stride_l = [s or k for s, k in zip(_expand(stride, nd, 0), kernel_l)]  # [] means kernel
+    stride_l = _expand(stride, nd, 0)
     pad_l = _expand(padding, nd, 0)
     dil_l = _expand(dilation, nd, 1)
-    reads = prod(x_shape[: len(x_shape) - nd])
+    x_lead = len(x_shape) - nd
+    out_lead = len(out_shape) - nd
+    reads = 1
+    for i in range(x_lead):  # prod(x_shape[:x_lead]) without slicing a torch.Size
+        reads *= int(x_shape[i])
     for d in range(nd):
-        size, out = int(x_shape[len(x_shape) - nd + d]), int(out_shape[len(out_shape) - nd + d])
-        reads *= window_reads(size, out, kernel_l[d], stride_l[d], pad_l[d], dil_l[d])
+        k = kernel_l[d]
+        reads *= _window_reads_cached(
+            int(x_shape[x_lead + d]),
+            int(out_shape[out_lead + d]),
+            k,
+            stride_l[d] or k,  # [] (0) means the kernel size
+            pad_l[d],
+            dil_l[d],
+        )
     return reads
 
 
