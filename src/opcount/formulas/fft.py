@@ -53,31 +53,30 @@ def _normalization_flops(normalization: int, out: Any) -> int:
     return values * cost("mul")
 
 
+def _transform_cost(
+    t: Any, args: Sequence[Any], kwargs: Mapping[str, Any], out: Any, real: bool
+) -> Cost:
+    """``(self, dim, normalization, ...)``: the transforms over ``dim`` of the full-size tensor
+    ``t`` (the complex or real side, never the one-sided one), then the normalisation."""
+    n = _points(t, arg(args, kwargs, 1, "dim"))
+    transforms = int(t.numel()) // n if n else 0
+    normalization = arg(args, kwargs, 2, "normalization", 0)
+    return fft_flops(n, transforms, real=real) + _normalization_flops(normalization, out), 0
+
+
 @register("_fft_c2c", category="other")
 def fft_c2c(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # complex [*] -> complex [*], transformed over dim
-    x, dims = args[0], arg(args, kwargs, 1, "dim")
-    n = _points(x, dims)
-    transforms = int(x.numel()) // n if n else 0
-    normalization = arg(args, kwargs, 2, "normalization", 0)
-    return fft_flops(n, transforms) + _normalization_flops(normalization, out), 0
+    return _transform_cost(args[0], args, kwargs, out, real=False)
 
 
 @register("_fft_r2c", category="other")
 def fft_r2c(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # real [*] -> complex, the last transformed dim halved (onesided) or full
-    x, dims = args[0], arg(args, kwargs, 1, "dim")
-    n = _points(x, dims)
-    transforms = int(x.numel()) // n if n else 0
-    normalization = arg(args, kwargs, 2, "normalization", 0)
-    return fft_flops(n, transforms, real=True) + _normalization_flops(normalization, out), 0
+    return _transform_cost(args[0], args, kwargs, out, real=True)
 
 
 @register("_fft_c2r", category="other")
 def fft_c2r(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # complex (one-sided) -> real [*] whose last transformed dim is last_dim_size
-    dims = arg(args, kwargs, 1, "dim")
-    n = _points(out, dims)
-    transforms = int(out.numel()) // n if n else 0
-    normalization = arg(args, kwargs, 2, "normalization", 0)
-    return fft_flops(n, transforms, real=True) + _normalization_flops(normalization, out), 0
+    return _transform_cost(out, args, kwargs, out, real=True)

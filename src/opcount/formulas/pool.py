@@ -246,12 +246,17 @@ avg_pool2d_backward = register("avg_pool2d_backward", category="pool")(_avg_pool
 avg_pool3d_backward = register("avg_pool3d_backward", category="pool")(_avg_pool_backward(3))
 
 
+def adaptive_avg_pool_cost(x_shape: Sequence[int], out_shape: Sequence[int], nd: int) -> int:
+    """FLOPs of adaptive average pooling (or its backward): adds over the adaptive windows, a
+    divide per output."""
+    reads = adaptive_pool_reads(x_shape, out_shape, nd)
+    return reads * cost("pool_add") + prod(out_shape) * cost("pool_divide")
+
+
 def _adaptive_avg_pool(nd: int) -> FormulaFn:
     def adaptive_avg_pool(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
         # (self, output_size): adds over each adaptive window, a divide per output
-        o = first_tensor(out)
-        reads = adaptive_pool_reads(args[0].shape, o.shape, nd)
-        return reads * cost("pool_add") + int(o.numel()) * cost("pool_divide"), 0
+        return adaptive_avg_pool_cost(args[0].shape, first_tensor(out).shape, nd), 0
 
     return adaptive_avg_pool
 
@@ -261,9 +266,7 @@ def _adaptive_avg_pool_backward(nd: int) -> FormulaFn:
         args: Sequence[Any], kwargs: Mapping[str, Any], out: Any
     ) -> Cost:
         # (grad_output, self): divide each gradient by its window size, add it over the window
-        grad_out = args[0]
-        reads = adaptive_pool_reads(args[1].shape, grad_out.shape, nd)
-        return reads * cost("pool_add") + int(grad_out.numel()) * cost("pool_divide"), 0
+        return adaptive_avg_pool_cost(args[1].shape, args[0].shape, nd), 0
 
     return adaptive_avg_pool_backward
 

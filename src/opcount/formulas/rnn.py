@@ -121,21 +121,53 @@ def _dropout_elements(out: Any, rows: int, num_layers: int, dropout: float, trai
     return rows * features * (num_layers - 1)
 
 
+def _fused_rnn(
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    out: Any,
+    *,
+    mode: int,
+    batch_sizes: int,
+    num_layers: int,
+    dropout: int,
+) -> Cost:
+    """A whole-stack cuDNN / MIOpen forward, given where its schema puts ``mode`` (``hidden_size``
+    follows it), ``batch_sizes``, ``num_layers`` and ``dropout`` (``train`` follows it)."""
+    x, weights, stride = args[0], args[1], int(args[2])
+    rows = rnn_rows(x, arg(args, kwargs, batch_sizes, "batch_sizes"))
+    dropped = _dropout_elements(
+        out,
+        rows,
+        int(arg(args, kwargs, num_layers, "num_layers")),
+        float(arg(args, kwargs, dropout, "dropout", 0.0)),
+        bool(arg(args, kwargs, dropout + 1, "train", True)),
+    )
+    return rnn_forward_cost(
+        rows,
+        weight_groups(weights, stride),
+        int(arg(args, kwargs, mode, "mode")),
+        int(arg(args, kwargs, mode + 1, "hidden_size")),
+        dropped,
+    )
+
+
+def _fused_rnn_backward(
+    args: Sequence[Any], kwargs: Mapping[str, Any], *, batch_sizes: int, output_mask: int
+) -> Cost:
+    """A whole-stack cuDNN / MIOpen backward (``mode``, ``hidden_size`` at 10, 11 in both),
+    given where its schema puts ``batch_sizes`` and ``output_mask``."""
+    x, weights, stride = args[0], args[1], int(args[2])
+    mode, hidden = int(arg(args, kwargs, 10, "mode")), int(arg(args, kwargs, 11, "hidden_size"))
+    rows = rnn_rows(x, arg(args, kwargs, batch_sizes, "batch_sizes"))
+    mask = arg(args, kwargs, output_mask, "output_mask", (True, True, True, True))
+    return rnn_backward_cost(rows, weight_groups(weights, stride), mode, hidden, bool(mask[3]))
+
+
 @register("_cudnn_rnn", category="matmul")
 def cudnn_rnn(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (input, weight[], weight_stride0, weight_buf, hx, cx, mode, hidden_size, proj_size,
     #  num_layers, batch_first, dropout, train, bidirectional, batch_sizes, dropout_state)
-    x, weights, stride = args[0], args[1], int(args[2])
-    mode, hidden = int(arg(args, kwargs, 6, "mode")), int(arg(args, kwargs, 7, "hidden_size"))
-    rows = rnn_rows(x, arg(args, kwargs, 14, "batch_sizes"))
-    dropped = _dropout_elements(
-        out,
-        rows,
-        int(arg(args, kwargs, 9, "num_layers")),
-        float(arg(args, kwargs, 11, "dropout", 0.0)),
-        bool(arg(args, kwargs, 12, "train", True)),
-    )
-    return rnn_forward_cost(rows, weight_groups(weights, stride), mode, hidden, dropped)
+    return _fused_rnn(args, kwargs, out, mode=6, batch_sizes=14, num_layers=9, dropout=11)
 
 
 @register("_cudnn_rnn_backward", category="matmul")
@@ -143,28 +175,14 @@ def cudnn_rnn_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any)
     # (input, weight[], weight_stride0, weight_buf, hx, cx, output, grad_output, grad_hy,
     #  grad_cy, mode, hidden_size, proj_size, num_layers, batch_first, dropout, train,
     #  bidirectional, batch_sizes, dropout_state, reserve, output_mask[4])
-    x, weights, stride = args[0], args[1], int(args[2])
-    mode, hidden = int(arg(args, kwargs, 10, "mode")), int(arg(args, kwargs, 11, "hidden_size"))
-    rows = rnn_rows(x, arg(args, kwargs, 18, "batch_sizes"))
-    mask = arg(args, kwargs, 21, "output_mask", (True, True, True, True))
-    return rnn_backward_cost(rows, weight_groups(weights, stride), mode, hidden, bool(mask[3]))
+    return _fused_rnn_backward(args, kwargs, batch_sizes=18, output_mask=21)
 
 
 @register("miopen_rnn", category="matmul")
 def miopen_rnn(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (input, weight[], weight_stride0, hx, cx, mode, hidden_size, num_layers, batch_first,
     #  dropout, train, bidirectional, batch_sizes, dropout_state)
-    x, weights, stride = args[0], args[1], int(args[2])
-    mode, hidden = int(arg(args, kwargs, 5, "mode")), int(arg(args, kwargs, 6, "hidden_size"))
-    rows = rnn_rows(x, arg(args, kwargs, 12, "batch_sizes"))
-    dropped = _dropout_elements(
-        out,
-        rows,
-        int(arg(args, kwargs, 7, "num_layers")),
-        float(arg(args, kwargs, 9, "dropout", 0.0)),
-        bool(arg(args, kwargs, 10, "train", True)),
-    )
-    return rnn_forward_cost(rows, weight_groups(weights, stride), mode, hidden, dropped)
+    return _fused_rnn(args, kwargs, out, mode=5, batch_sizes=12, num_layers=7, dropout=9)
 
 
 @register("miopen_rnn_backward", category="matmul")
@@ -172,11 +190,7 @@ def miopen_rnn_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any
     # (input, weight[], weight_stride0, weight_buf, hx, cx, output, grad_output, grad_hy,
     #  grad_cy, mode, hidden_size, num_layers, batch_first, dropout, train, bidirectional,
     #  batch_sizes, dropout_state, reserve, output_mask[4])
-    x, weights, stride = args[0], args[1], int(args[2])
-    mode, hidden = int(arg(args, kwargs, 10, "mode")), int(arg(args, kwargs, 11, "hidden_size"))
-    rows = rnn_rows(x, arg(args, kwargs, 17, "batch_sizes"))
-    mask = arg(args, kwargs, 20, "output_mask", (True, True, True, True))
-    return rnn_backward_cost(rows, weight_groups(weights, stride), mode, hidden, bool(mask[3]))
+    return _fused_rnn_backward(args, kwargs, batch_sizes=17, output_mask=20)
 
 
 @register("_cudnn_rnn_flatten_weight", category="copy")

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .costs import cost
-from .registry import Cost, register
+from .registry import Cost, FormulaFn, register
 from .shapes import arg
 
 NONE, MEAN, SUM = 0, 1, 2
@@ -98,43 +98,48 @@ def masked_softmax_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out:
 # -- losses: per element of input/target -------------------------------------------------------
 
 
-@register("mse_loss", category="elementwise")
-def mse_loss(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # (x - y)^2, reduced
-    n = pair_numel(args[0], args[1])
-    return reduced(n, cost("mse_loss"), arg(args, kwargs, 2, "reduction", MEAN)), 0
+def _pointwise_loss(name: str) -> FormulaFn:
+    """Formula for the loss ``name``: ``cost(name)`` per element of the broadcast input/target,
+    reduced."""
+
+    def loss(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
+        # (self, target, reduction, ...)
+        n = pair_numel(args[0], args[1])
+        return reduced(n, cost(name), arg(args, kwargs, 2, "reduction", MEAN)), 0
+
+    loss.__name__ = loss.__qualname__ = name
+    return loss
 
 
-@register("mse_loss_backward", category="elementwise")
-def mse_loss_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # (grad_output, self, target, reduction): norm * (x - y) * dy per element
-    return cost("mse_loss_backward") * pair_numel(args[1], args[2]), 0
+def _pointwise_loss_backward(name: str) -> FormulaFn:
+    """Formula for the loss backward ``name``: ``cost(name)`` per element of the broadcast
+    input/target (never reduced)."""
+
+    def loss_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
+        # (grad_output, self, target, reduction, ...)
+        return cost(name) * pair_numel(args[1], args[2]), 0
+
+    loss_backward.__name__ = loss_backward.__qualname__ = name
+    return loss_backward
 
 
-@register("smooth_l1_loss", category="elementwise")
-def smooth_l1_loss(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # z = |x - y|; z < beta ? 0.5 z^2 / beta : z - 0.5 beta, reduced
-    n = pair_numel(args[0], args[1])
-    return reduced(n, cost("smooth_l1_loss"), arg(args, kwargs, 2, "reduction", MEAN)), 0
-
-
-@register("smooth_l1_loss_backward", category="elementwise")
-def smooth_l1_loss_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # (grad_output, self, target, reduction, beta)
-    return cost("smooth_l1_loss_backward") * pair_numel(args[1], args[2]), 0
-
-
-@register("huber_loss", category="elementwise")
-def huber_loss(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # z = |x - y|; z < delta ? 0.5 z^2 : delta (z - 0.5 delta), reduced
-    n = pair_numel(args[0], args[1])
-    return reduced(n, cost("huber_loss"), arg(args, kwargs, 2, "reduction", MEAN)), 0
-
-
-@register("huber_loss_backward", category="elementwise")
-def huber_loss_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # (grad_output, self, target, reduction, delta)
-    return cost("huber_loss_backward") * pair_numel(args[1], args[2]), 0
+# (x - y)^2; backward: norm * (x - y) * dy per element
+mse_loss = register("mse_loss", category="elementwise")(_pointwise_loss("mse_loss"))
+mse_loss_backward = register("mse_loss_backward", category="elementwise")(
+    _pointwise_loss_backward("mse_loss_backward")
+)
+# z = |x - y|; z < beta ? 0.5 z^2 / beta : z - 0.5 beta
+smooth_l1_loss = register("smooth_l1_loss", category="elementwise")(
+    _pointwise_loss("smooth_l1_loss")
+)
+smooth_l1_loss_backward = register("smooth_l1_loss_backward", category="elementwise")(
+    _pointwise_loss_backward("smooth_l1_loss_backward")
+)
+# z = |x - y|; z < delta ? 0.5 z^2 : delta (z - 0.5 delta)
+huber_loss = register("huber_loss", category="elementwise")(_pointwise_loss("huber_loss"))
+huber_loss_backward = register("huber_loss_backward", category="elementwise")(
+    _pointwise_loss_backward("huber_loss_backward")
+)
 
 
 @register("binary_cross_entropy", category="elementwise")
