@@ -330,7 +330,7 @@ SCALES = [1e-8, 1e-4, 0.03, 0.3, 1.0, 2.5, 10.0, 1000.0]
 PRODUCTS = [0, 1, 2, 3, 4, 5, 7, 14]
 
 
-@pytest.mark.parametrize(("scale", "products"), zip(SCALES, PRODUCTS))
+@pytest.mark.parametrize(("scale", "products"), list(zip(SCALES, PRODUCTS)))
 def test_matrix_exp_follows_the_norm(scale: float, products: int) -> None:
     a = scale * torch.eye(4)
     row = only_row(count(lambda: torch.linalg.matrix_exp(a)), "aten.linalg_matrix_exp")
