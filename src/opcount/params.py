@@ -33,6 +33,13 @@ PARAM_COLUMNS = (
 )
 """Columns of :func:`params_by_module`, in order."""
 
+PARAM_COUNT_COLUMNS = tuple(
+    c
+    for c in PARAM_COLUMNS
+    if c not in ("module", "module_type", "depth", "shared_with", "weight_shape")
+)
+"""The integer counts among :data:`PARAM_COLUMNS` (params, bytes, buffers, ...)."""
+
 
 def _is_lazy(tensor: torch.Tensor) -> bool:
     return isinstance(tensor, (nn.UninitializedParameter, nn.UninitializedBuffer))

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .decisions import OpInfo
 from .events import STATUSES, EventStore
+from .params import PARAM_COUNT_COLUMNS
 from .tracker import OUTSIDE, PHASES, UNATTRIBUTED
 
 COLUMNS = (
@@ -399,18 +400,6 @@ def _plain(shapes: Shapes) -> Shapes:
     return tuple(tuple(shape) for shape in shapes)
 
 
-_PARAM_INTS = (
-    "params",
-    "trainable_params",
-    "frozen_params",
-    "buffers",
-    "param_bytes",
-    "buffer_bytes",
-    "self_params",
-    "self_buffers",
-    "shared_params",
-    "uninitialized",
-)
 
 
 def _join_params(frame: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
@@ -418,7 +407,7 @@ def _join_params(frame: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
     (``<outside>``, modules called by a path the model does not name)."""
     extra = params.drop(columns=["module_type", "depth"]).drop_duplicates("module")
     joined = frame.merge(extra, on="module", how="left")
-    for column in _PARAM_INTS:
+    for column in PARAM_COUNT_COLUMNS:
         joined[column] = joined[column].fillna(0).astype(np.int64)
     joined["shared_with"] = joined["shared_with"].fillna("").astype(str)
     joined["weight_shape"] = (
