@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .timing import Result
+from .timing import Result, under_limit
 
 NAME = "meta_scale"
 
@@ -216,25 +216,16 @@ def run(quick: bool) -> list[Result]:
     gib = r["peak_rss_mib"] / 1024
     return [
         Result(NAME, f"{label}: build on meta", r["build_s"], "s"),
-        Result(
+        under_limit(
             NAME,
             f"{label}: count forward + backward ({r['rows']:,} rows)",
             r["count_s"],
             "s",
-            None,
-            "< 10 s" if full else "",
-            r["count_s"] < 10 if full else None,
+            10,
+            judged=full,
         ),
         Result(NAME, f"{label}: to_dataframe() of those rows", r["report_s"], "s"),
-        Result(
-            NAME,
-            f"{label}: peak RSS of the process",
-            gib,
-            "GiB",
-            None,
-            "< 2 GiB" if full else "",
-            gib < 2 if full else None,
-        ),
+        under_limit(NAME, f"{label}: peak RSS of the process", gib, "GiB", 2, judged=full),
         Result(
             NAME,
             f"{label}: forward MACs = closed form",

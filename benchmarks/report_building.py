@@ -18,7 +18,7 @@ import torch
 from opcount import OpCounter
 
 from .end_to_end import transformer
-from .timing import Result, interleaved
+from .timing import Result, interleaved, under_limit
 from .variants import opcount_counter
 
 NAME = "report"
@@ -72,23 +72,9 @@ def run(quick: bool) -> list[Result]:
     full = not quick
     return [
         Result(NAME, f"recording {label} (small transformer fwd+bwd, repeated)", recording, "s"),
-        Result(
-            NAME,
-            f"to_dataframe(), {label}",
-            medians["to_dataframe"],
-            "s",
-            None,
-            "< 1 s" if full else "",
-            medians["to_dataframe"] < 1 if full else None,
-        ),
+        under_limit(NAME, f"to_dataframe(), {label}", medians["to_dataframe"], "s", 1, judged=full),
         Result(NAME, f"by_module(), {label}, rows not yet built", medians["by_module"], "s"),
-        Result(
-            NAME,
-            f"to_csv(), {label}, rows not yet built",
-            medians["to_csv"],
-            "s",
-            None,
-            "< 5 s" if full else "",
-            medians["to_csv"] < 5 if full else None,
+        under_limit(
+            NAME, f"to_csv(), {label}, rows not yet built", medians["to_csv"], "s", 5, judged=full
         ),
     ]

@@ -24,6 +24,16 @@ class Result:
     """Whether ``target`` was met; None where there is no target."""
 
 
+def under_limit(
+    family: str, name: str, value: float, unit: str, limit: float, *, judged: bool
+) -> Result:
+    """A line whose target is ``value < limit``; judged only on a full run (quick runs use
+    smaller sizes, where the issue's targets do not apply)."""
+    if not judged:
+        return Result(family, name, value, unit)
+    return Result(family, name, value, unit, None, f"< {limit:g} {unit}", value < limit)
+
+
 def interleaved(
     cases: Mapping[str, Callable[[], object]],
     repeats: int,
