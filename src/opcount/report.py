@@ -198,17 +198,19 @@ Shapes = tuple[tuple[int, ...], ...]
 """Shapes of the tensors a module call took or returned."""
 
 
+def module_ancestors(path: str) -> list[str]:
+    """Every path enclosing ``path``, innermost first: ``"a.b.c"`` -> ``["a.b", "a", ""]``."""
+    if path == "":
+        return []
+    parts = path.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)] + [""]
+
+
 def _ancestors(name: str, known: set[str]) -> list[str]:
-    """The module paths enclosing ``name`` that ran (``"a.b"`` -> ``"a"``, ``""``)."""
-    found = []
-    parts = name.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        parent = ".".join(parts[:i])
-        if parent in known:
-            found.append(parent)
-    if name and not name.startswith("<") and "" in known:
-        found.append("")
-    return found
+    """The module paths enclosing ``name`` that ran; names outside the root's tree
+    (``<outside>``, ``<Linear>`` roots) are not under ``""``."""
+    outside_root = name.startswith("<")
+    return [p for p in module_ancestors(name) if p in known and not (p == "" and outside_root)]
 
 
 def module_depth(name: str) -> int:
@@ -398,8 +400,6 @@ def module_shapes(
 def _plain(shapes: Shapes) -> Shapes:
     """Shapes as plain tuples of ints (the tracker keeps the ``torch.Size`` it was handed)."""
     return tuple(tuple(shape) for shape in shapes)
-
-
 
 
 def _join_params(frame: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from torch.utils._python_dispatch import _disable_current_modes
 
 from ..counter import OpCounter
 from ..errors import OpCountError
+from ..report import module_ancestors
 
 Rule = Callable[[nn.Module, Any, Any], Any]
 """A user's counting rule: ``rule(module, inputs, output)``, adding to a module attribute."""
@@ -114,14 +115,6 @@ def count_forward(
     return counter, results
 
 
-def _ancestors(path: str) -> list[str]:
-    """``"a.b.c"`` -> ``["a.b", "a", ""]``; the root ``""`` has none."""
-    if path == "":
-        return []
-    parts = path.split(".")
-    return [".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)] + [""]
-
-
 def module_macs(
     counter: OpCounter, overrides: Mapping[str, float]
 ) -> tuple[dict[str, float], float]:
@@ -131,11 +124,11 @@ def module_macs(
     macs = {str(m): float(v) for m, v in zip(frame["module"], frame["macs"])}
     total = float(counter.by_phase().set_index("phase")["macs"].get("forward", 0))
     for path, value in overrides.items():
-        if any(a in overrides for a in _ancestors(path)):
+        if any(a in overrides for a in module_ancestors(path)):
             continue  # an enclosing module's value already covers this one
         delta = value - macs.get(path, 0.0)
         total += delta
-        for name in (path, *_ancestors(path)):
+        for name in (path, *module_ancestors(path)):
             if name in macs:
                 macs[name] += delta
     return macs, total
