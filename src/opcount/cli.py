@@ -15,7 +15,9 @@ from typing import Any
 
 import torch
 
+from .counter import OpCounter
 from .errors import OpCountError
+from .format import format_compute
 from .inputs import DTYPES, InputSpec, InputSpecError, parse_input
 from .models import LoadedModel, ModelError, UsageError, load_model
 from .sweep import SweepRow, render_sweep, sweep_frame, sweep_models
@@ -102,14 +104,12 @@ def _list_models(pattern: str) -> None:
             print(name)
 
 
-def _print_single(args: argparse.Namespace, loaded: LoadedModel, counter: Any) -> None:
+def _print_single(args: argparse.Namespace, loaded: LoadedModel, counter: OpCounter) -> None:
     shapes = [list(a.shape) for a in loaded.args if isinstance(a, torch.Tensor)]
     passes = "forward + backward" if args.backward else "forward"
     mode = "train" if args.train else "eval"
     header = f"{loaded.name}, inputs {shapes}, {passes}, {mode} mode, {args.device}"
     if args.quiet:
-        from .format import format_compute
-
         print(
             f"{loaded.name}: {format_compute(counter.total_macs, 'MACs')}, "
             f"{format_compute(counter.total_flops, 'FLOPs')}"
@@ -117,21 +117,17 @@ def _print_single(args: argparse.Namespace, loaded: LoadedModel, counter: Any) -
         return
     print(header)
     if args.by == "module":
-        table = getattr(counter, "table", None)
-        print(table(depth=args.depth) if callable(table) else counter)
+        print(counter.table(depth=args.depth))
     else:
         frame = getattr(counter, f"by_{args.by}")()
         print(frame.to_string(index=False))
 
 
-def _export(args: argparse.Namespace, counter: Any) -> None:
+def _export(args: argparse.Namespace, counter: OpCounter) -> None:
     for option, method in (("csv", "to_csv"), ("json", "to_json"), ("parquet", "to_parquet")):
         path = getattr(args, option)
         if path:
-            writer = getattr(counter, method, None)
-            if writer is None:
-                raise UsageError(f"--{option} is not available in this version")
-            writer(path)
+            getattr(counter, method)(path)
             print(f"wrote {len(counter.to_dataframe())} rows to {path}", file=sys.stderr)
 
 
