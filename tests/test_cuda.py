@@ -93,6 +93,8 @@ def test_training_step_equals_cpu() -> None:
     model = get_model("resnet18", weights=None).train()
     x = torch.randn(2, 3, 64, 64)
     cpu = train_counter(model, x)
+    # else the second backward adds into the first one's .grad: one add_ per parameter element
+    model.zero_grad(set_to_none=True)
     gpu = train_counter(model.cuda(), x.cuda())
     assert unsupported(gpu) == []
     for counter in (cpu, gpu):  # shown when the test fails
