@@ -7,12 +7,14 @@ Regenerate the golden files on purpose only: ``OPCOUNT_UPDATE_GOLDEN=1 pytest te
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from opcount import OpCounter, OpCountError
 from opcount.format import (
@@ -256,13 +258,26 @@ def test_html_escapes_and_indents() -> None:
 # -- golden tables of fixture models -----------------------------------------------------------
 
 
+# How many free view ops (squeeze, unsqueeze, ...) a composite emits changes between torch
+# versions, so the golden files leave the header's call count out; the tests check that number
+# against the counter's rows instead.
+CALL_COUNT = re.compile(r"^[\d,]+ aten op calls", flags=re.MULTILINE)
+
+
 def check_golden(name: str, text: str) -> None:
     path = GOLDEN / f"{name}.txt"
+    text = CALL_COUNT.sub("N aten op calls", text)
     if os.environ.get("OPCOUNT_UPDATE_GOLDEN"):
         path.parent.mkdir(exist_ok=True)
         path.write_text(text + "\n", encoding="utf-8")
     assert path.exists(), f"no golden file {path}; create it with OPCOUNT_UPDATE_GOLDEN=1"
     assert text + "\n" == path.read_text(encoding="utf-8")
+
+
+def header_call_count(text: str) -> int:
+    match = CALL_COUNT.search(text)
+    assert match is not None, text
+    return int(match.group(0).split()[0].replace(",", ""))
 
 
 def _counted(fn: Callable[[], object], model: torch.nn.Module) -> OpCounter:
@@ -274,12 +289,17 @@ def _counted(fn: Callable[[], object], model: torch.nn.Module) -> OpCounter:
 
 
 def transformer_run() -> tuple[TinyTransformer, OpCounter]:
-    """Forward and backward, the first block frozen, the gradient made before counting."""
+    """Forward and backward, the first block frozen, the gradient made before counting.
+
+    The math attention backend is pinned: which fused CPU kernel torch picks for these shapes
+    changes between torch versions, and with it the (correctly counted) FLOPs in the table.
+    """
     model = TinyTransformer()
     model.blocks[0].requires_grad_(False)
     x = torch.randn(2, 5, 8)
     grad = torch.ones(2, 5, 4)
-    return model, _counted(lambda: model(x).backward(grad), model)
+    with sdpa_kernel(SDPBackend.MATH):
+        return model, _counted(lambda: model(x).backward(grad), model)
 
 
 def two_tower_run() -> tuple[TwoTower, OpCounter]:
@@ -340,6 +360,7 @@ def test_golden_transformer_forward_backward() -> None:
     assert_rows_add_up(counter)
     check_golden("tiny_transformer", counter.table(depth=None))
     check_golden("tiny_transformer_wide", counter.table(depth=1, width=None))
+    assert header_call_count(counter.table()) == len(counter.to_dataframe())
     assert str(counter) == counter.table()
 
 
@@ -348,6 +369,7 @@ def test_golden_two_tower_forward() -> None:
     assert counter.total_macs == model.forward_macs(2)
     assert_rows_add_up(counter)
     check_golden("two_tower", counter.table(depth=None))
+    assert header_call_count(counter.table()) == len(counter.to_dataframe())
     check_golden(
         "two_tower_columns",
         counter.table(depth=1, columns=["input", "calls", "params", "total_macs", "bytes_read"]),
