@@ -287,7 +287,7 @@ def test_ldl_factor_and_solve() -> None:
     )
 
 
-def test_pinv_polar_and_square_root() -> None:
+def test_pinv_and_square_root() -> None:
     a = torch.randn(6, 4)
     svd = svd_flops(6, 4, True, False)
     assert flops_of(lambda: torch.linalg.pinv(a), "aten.linalg_pinv") == (
@@ -297,6 +297,12 @@ def test_pinv_polar_and_square_root() -> None:
     assert flops_of(lambda: torch.linalg.pinv(s, hermitian=True), "aten.linalg_pinv") == (
         9 * 125 + 5 * 5 + 25 + 2 * 125
     )
+
+
+@pytest.mark.skipif(not hasattr(torch.linalg, "polar"), reason="torch.linalg.polar is newer")
+def test_polar_and_hermitian_square_root() -> None:
+    a, s = torch.randn(6, 4), spd(5, 5)
+    svd = svd_flops(6, 4, True, False)
     assert flops_of(lambda: torch.linalg.polar(a), "aten.linalg_polar") == (
         svd + 3 * 16 + 2 * 64 + 2 * 6 * 16
     )
