@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from opcount.formulas import FREE_OPS, REGISTRY
 from opcount.formulas.costs import DEFAULT_COSTS
@@ -25,6 +28,11 @@ def generator() -> ModuleType:
 
 def test_committed_reference_is_up_to_date() -> None:
     committed = (ROOT / "docs" / "formulas.md").read_text(encoding="utf-8")
+    made_with = re.search(r"Generated with torch\s+(\S+):", committed)
+    assert made_with is not None, "docs/formulas.md does not say which torch made it"
+    if made_with.group(1) != generator().torch_release():
+        # the registered ops follow the installed torch; the file is made on the pinned one
+        pytest.skip(f"docs/formulas.md lists torch {made_with.group(1)}'s ops")
     assert committed == generator().render(), (
         "docs/formulas.md is out of date: run python scripts/gen_formula_docs.py"
     )
