@@ -39,6 +39,14 @@ def test_scalar_expanded_to_a_matrix_is_one_element() -> None:
     assert (add["bytes_read"], add["bytes_written"]) == (4 * (1 + 9), 4 * 9)
 
 
+def test_python_number_operand_reads_nothing() -> None:
+    """``x + 1.0`` dispatches add.Tensor with the number where the schema says Tensor."""
+    x = torch.randn(3, 5)
+    row = only_row(count(lambda: x + 1.0), "aten.add")
+    assert (row["bytes_read"], row["bytes_written"], row["shapes"]) == (4 * 15, 4 * 15, "[[3, 5]]")
+    assert (row["status"], row["flops"]) == ("counted", 15)
+
+
 def test_a_view_moves_nothing() -> None:
     x = torch.randn(6, 4)
     counter = count(lambda: x.view(4, 6).transpose(0, 1))

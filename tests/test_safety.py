@@ -111,6 +111,25 @@ def test_nests_inside_fake_tensor_mode_and_beside_flop_counter() -> None:
     assert flop_counter.get_total_flops() == 2 * 8 * 16 * 32
 
 
+def test_symbolic_sizes_are_recorded_with_their_shapes() -> None:
+    """A backed symbolic batch size (as under torch.compile's dynamic shapes) does not hash;
+    its rows still get the right shapes, counts and bytes."""
+    from torch._dynamo.source import ConstantSource
+    from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv
+
+    env = ShapeEnv()
+    with FakeTensorMode(shape_env=env):
+        symbol = env.create_symbol(3, ConstantSource("batch"), dynamic_dim=DimDynamic.DYNAMIC)
+        x = torch.empty(env.create_symintnode(symbol, hint=3), 8)
+        weight = torch.empty(8, 4)
+        with OpCounter() as counter:
+            (x @ weight).relu()
+    frame = counter.to_dataframe().set_index("op")
+    mm = frame.loc["aten.mm"]
+    assert (mm.macs, mm.shapes, mm.bytes_read) == (3 * 8 * 4, "[[3, 8], [8, 4]]", (24 + 32) * 4)
+    assert frame.loc["aten.relu"].shapes == "[[3, 4]]"
+
+
 def test_unsupported_ops_warn_once_and_strict_raises_with_their_names() -> None:
     lib = torch.library.Library("opcount_safety", "DEF")
     lib.define("mystery(Tensor x) -> Tensor")

@@ -8,6 +8,7 @@ write-only ``out=`` tensors) is worked out on first sight and kept in a dict key
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import torch
@@ -34,6 +35,11 @@ class Decision(NamedTuple):
     that might hide one (``Any``, dicts, classes), so every argument must be scanned."""
     kw_names: tuple[str, ...]
     """Keyword-only arguments that can hold an input tensor (``out=`` arguments excluded)."""
+    getter: int | itemgetter[Any] | None
+    """The fast way to the input tensors, where every tensor slot is a required plain
+    ``Tensor`` (always passed positionally; a tensor or, for a wrapped scalar, a Python
+    number): the one position as an int, or an ``itemgetter`` of several; None where
+    ``positions`` and ``kw_names`` must be walked."""
 
 
 class OpInfo(NamedTuple):
@@ -81,7 +87,8 @@ class DecisionTable:
             arguments = []
         out_names = frozenset(a.name for a in arguments if a.is_out)
         positions, kw_names = _tensor_slots(arguments)
-        return Decision(op_id, status, fn, composite, out_names, positions, kw_names)
+        getter = _tensor_getter(arguments, positions, kw_names)
+        return Decision(op_id, status, fn, composite, out_names, positions, kw_names, getter)
 
 
 _PLAIN_TYPES = (
@@ -120,6 +127,20 @@ def _tensor_slots(arguments: Sequence[Any]) -> tuple[tuple[int, ...] | None, tup
         elif not isinstance(kind, _PLAIN_TYPES) and str(kind) != "Storage":
             return None, ()  # Any, t, dicts, script classes: scan everything
     return tuple(positions), tuple(kw_names)
+
+
+def _tensor_getter(
+    arguments: Sequence[Any], positions: tuple[int, ...] | None, kw_names: tuple[str, ...]
+) -> int | itemgetter[Any] | None:
+    """:attr:`Decision.getter`: set where each tensor slot is a plain ``Tensor`` without a
+    default (``add.Tensor``, ``mm``, ``relu``), so ``args`` always holds a tensor there."""
+    if not positions or kw_names:
+        return None
+    for index in positions:
+        argument = arguments[index]
+        if not isinstance(argument.type, torch._C.TensorType) or argument.has_default_value():
+            return None
+    return positions[0] if len(positions) == 1 else itemgetter(*positions)
 
 
 _BACKEND_KEYS = {

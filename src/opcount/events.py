@@ -1,7 +1,10 @@
 """Columnar event store: one list per column, one cheap append per op call.
 
-Strings (op names, module names) live in small side tables; rows hold their integer indices, so
-recording an op allocates no dict and building a DataFrame is a handful of array takes.
+Strings (op names, module names) and input shapes live in small side tables; rows hold their
+integer indices, so recording an op allocates no dict and keeps no container alive. (A kept
+tuple of ``torch.Size`` per op would stay tracked by Python's garbage collector, and every
+collection would walk all of them: on long runs that cost more than the recording itself.)
+Building a DataFrame is a handful of array takes.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ class EventStore:
         "macs",
         "op_ids",
         "phases",
+        "shape_index",
+        "shape_table",
         "shapes",
         "statuses",
     )
@@ -44,7 +49,18 @@ class EventStore:
         self.fwd_seqs: list[int] = []
         self.dtypes: list[Any] = []
         self.devices: list[Any] = []
-        self.shapes: list[tuple[Any, ...]] = []
+        self.shapes: list[int] = []
+        """Per row, the index in ``shape_table`` of its input shapes."""
+        self.shape_table: list[tuple[Any, ...]] = []
+        """Each distinct tuple of input shapes once, in first-seen order."""
+        self.shape_index: dict[tuple[Any, ...], int] = {}
 
     def __len__(self) -> int:
         return len(self.op_ids)
+
+    def new_shapes(self, shapes: tuple[Any, ...]) -> int:
+        """Add a tuple of input shapes not seen before; return its index."""
+        code = len(self.shape_table)
+        self.shape_table.append(shapes)
+        self.shape_index[shapes] = code
+        return code

@@ -55,7 +55,7 @@ class CountingMode(TorchDispatchMode):
         decision = self._cached(id(func))
         if decision is None:
             decision = self.decisions.get(func)
-        op_id, status, fn, composite, out_names, positions, kw_names = decision
+        op_id, status, fn, composite, out_names, positions, kw_names, getter = decision
         if composite and (composite is True or _device_type(args) in composite):
             # Under inference_mode composites (linear, conv2d, matmul, ...) arrive whole; run
             # their decomposition through this mode so their parts are counted as in grad mode.
@@ -82,29 +82,20 @@ class CountingMode(TorchDispatchMode):
                 if seq_nr != tracker._last_seq_nr:
                     tracker.note_nodes(seq_nr, frame, seq)  # this op made an autograd node
 
-            if positions is None:  # schema unknown: scan every argument
-                inputs = _tensors(args)
-                if kwargs:
-                    for name, value in kwargs.items():
-                        if name not in out_names and isinstance(value, Tensor):
-                            inputs.append(value)
+            inputs: Sequence[Tensor]
+            if getter is not None:  # required plain Tensor slots: always passed
+                # (a Python number can stand in for a Tensor: ``x + 1.0`` is add.Tensor)
+                if isinstance(getter, int):
+                    value = args[getter]
+                    inputs = (value,) if isinstance(value, Tensor) else ()
+                else:
+                    inputs = getter(args)
+                    for value in inputs:
+                        if not isinstance(value, Tensor):
+                            inputs = [v for v in inputs if isinstance(v, Tensor)]
+                            break
             else:
-                inputs = []
-                count = len(args)
-                for index in positions:
-                    if index < count:
-                        value = args[index]
-                        if isinstance(value, Tensor):
-                            inputs.append(value)
-                        elif isinstance(value, (list, tuple)):
-                            for item in value:
-                                if isinstance(item, Tensor):
-                                    inputs.append(item)
-            if kw_names and kwargs:
-                for name in kw_names:
-                    value = kwargs.get(name)
-                    if isinstance(value, Tensor):
-                        inputs.append(value)
+                inputs = _inputs(args, kwargs, out_names, positions, kw_names)
             if inputs:
                 first = inputs[0]
             elif isinstance(out, Tensor):
@@ -141,9 +132,11 @@ class CountingMode(TorchDispatchMode):
                 for t in inputs:
                     try:
                         shape_list.append(t.shape)
-                        read += t.nbytes if t.is_contiguous() else _distinct_bytes(t)
-                    except (RuntimeError, NotImplementedError):  # nested, sparse
+                    except RuntimeError:  # nested tensors have no single shape
                         shape_list.append(_shape(t))
+                    try:
+                        read += t.nbytes if t.is_contiguous() else _distinct_bytes(t)
+                    except (RuntimeError, NotImplementedError):  # nested, sparse, symbolic
                         read += _distinct_bytes(t)
                 if isinstance(out, Tensor):
                     try:
@@ -157,13 +150,23 @@ class CountingMode(TorchDispatchMode):
                 if type(read) is not int or type(written) is not int:
                     read, written = int(read), int(written)  # symbolic sizes (dynamic shapes)
             shapes = tuple(shape_list)
+            try:
+                shape_code = events.shape_index.get(shapes)
+            except TypeError:  # symbolic sizes (SymInt) do not hash: keep their text
+                shapes = _symbolic_shapes(shapes)
+                shape_code = events.shape_index.get(shapes)
+            if shape_code is None:
+                shape_code = events.new_shapes(shapes)
         except Exception as error:  # recording must never break the user's run
             tracker.problems.append(
                 f"op {seq} ({self.decisions.ops[op_id].op}) could not be recorded: {error!r}"
             )
             self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
             status, flops, macs, int_ops, read, written = UNSUPPORTED, 0, 0, 0, 0, 0
-            frame, phase, fwd_seq, dtype, device, shapes = 0, FORWARD, -1, None, None, ()
+            frame, phase, fwd_seq, dtype, device = 0, FORWARD, -1, None, None
+            shape_code = events.shape_index.get(())
+            if shape_code is None:
+                shape_code = events.new_shapes(())
         events.op_ids.append(op_id)
         events.statuses.append(status)
         events.flops.append(flops)
@@ -176,7 +179,7 @@ class CountingMode(TorchDispatchMode):
         events.fwd_seqs.append(fwd_seq)
         events.dtypes.append(dtype)
         events.devices.append(device)
-        events.shapes.append(shapes)
+        events.shapes.append(shape_code)
         return out
 
 
@@ -186,6 +189,41 @@ def _shape(t: Tensor) -> tuple[Any, ...]:
         return tuple(t.shape)
     except RuntimeError:
         return ("nested", int(t.size(0)))
+
+
+def _inputs(
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any] | None,
+    out_names: frozenset[str],
+    positions: tuple[int, ...] | None,
+    kw_names: tuple[str, ...],
+) -> list[Tensor]:
+    """The input tensors of a call whose schema allows optional or list tensor slots (or is
+    unknown, ``positions`` None: then every argument is scanned), ``out=`` tensors excluded."""
+    if positions is None:
+        inputs = _tensors(args)
+        if kwargs:
+            for name, value in kwargs.items():
+                if name not in out_names and isinstance(value, Tensor):
+                    inputs.append(value)
+        return inputs
+    inputs = []
+    count = len(args)
+    for index in positions:
+        if index < count:
+            value = args[index]
+            if isinstance(value, Tensor):
+                inputs.append(value)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    if isinstance(item, Tensor):
+                        inputs.append(item)
+    if kw_names and kwargs:
+        for name in kw_names:
+            value = kwargs.get(name)
+            if isinstance(value, Tensor):
+                inputs.append(value)
+    return inputs
 
 
 def _tensors(args: Sequence[Any]) -> list[Tensor]:
@@ -199,6 +237,22 @@ def _tensors(args: Sequence[Any]) -> list[Tensor]:
                 if isinstance(item, Tensor):
                     found.append(item)
     return found
+
+
+class _SymbolicDim(str):
+    """A symbolic size's text (``s0``), printed bare in shape lists, as a plain int is."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _symbolic_shapes(shapes: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
+    """``shapes`` with every symbolic size replaced by its text, so the tuple hashes."""
+    return tuple(
+        tuple(d if isinstance(d, int) else _SymbolicDim(d) for d in shape) for shape in shapes
+    )
 
 
 def _distinct_bytes(t: Tensor) -> int:
