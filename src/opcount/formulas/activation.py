@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from torch import Tensor
+
 from .costs import cost
 from .pointwise import out_numel
 from .registry import Cost, FormulaFn, register
@@ -21,6 +23,8 @@ def per_element(name: str) -> FormulaFn:
     """The formula ``numel(out) * cost(name)``: ``name`` is read at call time."""
 
     def formula(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
+        if isinstance(out, Tensor):  # the common case, without a call
+            return cost(name) * int(out.numel()), 0
         return cost(name) * out_numel(args, kwargs, out), 0
 
     return formula

@@ -623,6 +623,12 @@ def cost(name: str) -> int:
     return _active[name]
 
 
+def active_table() -> Mapping[str, int]:
+    """The table in effect. :func:`using_costs` replaces it and never changes it in place, so a
+    hot formula may cache sums of its entries until this returns another object."""
+    return _active
+
+
 @contextmanager
 def using_costs(overrides: Mapping[str, int] | None) -> Iterator[None]:
     """Make ``overrides`` active (on top of the defaults) for the duration of the block."""

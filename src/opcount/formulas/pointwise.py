@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .costs import cost
+from .costs import active_table, cost
 from .registry import Cost, FormulaFn, register
 
 
@@ -110,6 +110,28 @@ def is_complex_call(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) ->
                 return True
     result = out[0] if isinstance(out, (tuple, list)) and out else out
     return isinstance(result, Tensor) and result.is_complex()
+
+
+def elements_and_complex(
+    args: Sequence[Any], kwargs: Mapping[str, Any], out: Any
+) -> tuple[int, bool]:
+    """``(out_numel(...), is_complex_call(...))`` in one pass, the output tensor first: this
+    runs for every pointwise op, the most frequent ops of most models."""
+    if isinstance(out, Tensor):
+        elements = int(out.numel())
+        if out.is_complex():
+            return elements, True
+    else:
+        elements = out_numel(args, kwargs, out)
+    for value in args:
+        if isinstance(value, Tensor):
+            if value.is_complex():
+                return elements, True
+        elif isinstance(value, (list, tuple)) and _any_complex(value):
+            return elements, True
+    if kwargs:
+        return elements, is_complex_call((), kwargs, None)
+    return elements, False
 
 
 def _any_complex(values: Sequence[Any]) -> bool:
@@ -273,10 +295,16 @@ ACTIVATION_NAMES = frozenset({"tanh", "sigmoid"})
 
 def pointwise_formula(spec: Pointwise) -> FormulaFn:
     """The formula ``numel(out) * spec.per_element(complex?)`` for one table entry."""
+    table: Mapping[str, int] | None = None
+    real = complex_ = 0
 
     def formula(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-        elements = out_numel(args, kwargs, out)
-        return elements * spec.per_element(is_complex_call(args, kwargs, out)), 0
+        nonlocal table, real, complex_
+        if active_table() is not table:  # the per-element sums, once per cost table
+            table = active_table()
+            real, complex_ = spec.per_element(False), spec.per_element(True)
+        elements, is_complex = elements_and_complex(args, kwargs, out)
+        return elements * (complex_ if is_complex else real), 0
 
     return formula
 
@@ -300,11 +328,12 @@ _register_table()
 @register("add", "add_", "sub", "sub_", "rsub", category="elementwise")
 def add(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # a + alpha * b: one add per element, plus a multiply when alpha != 1
-    elements = out_numel(args, kwargs, out)
-    complex_ = is_complex_call(args, kwargs, out)
-    alpha = args[2] if len(args) > 2 else kwargs.get("alpha", 1)
-    base = cost("complex_add") if complex_ else cost("add")
-    return base * elements + scaling_flops(alpha, elements, complex_), 0
+    elements, complex_ = elements_and_complex(args, kwargs, out)
+    alpha = args[2] if len(args) > 2 else kwargs.get("alpha", 1) if kwargs else 1
+    flops = (cost("complex_add") if complex_ else cost("add")) * elements
+    if alpha == 1:  # the common case (alpha is a Scalar, never a tensor): no scaling
+        return flops, 0
+    return flops + scaling_flops(alpha, elements, complex_), 0
 
 
 @register("_add_relu", "_add_relu_", category="elementwise")
