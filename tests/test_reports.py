@@ -177,8 +177,10 @@ def test_tracker_keeps_shapes_only() -> None:
     counter = count(model, lambda: model(a, a))
     tracker = counter._tracker
     assert tracker is not None
-    for shapes in [*tracker.input_shapes.values(), *tracker.output_shapes.values()]:
-        for shape in shapes:
+    assert tracker.input_shapes
+    assert tracker.output_shapes
+    for code in [*tracker.input_shapes.values(), *tracker.output_shapes.values()]:
+        for shape in tracker.shape_table[code]:
             assert isinstance(shape, tuple)
             assert all(type(d) is int for d in shape)
 

@@ -386,14 +386,20 @@ def by_module_and_op(rows: pd.DataFrame) -> pd.DataFrame:
 
 def module_shapes(
     frames: Sequence[tuple[str, str, int, int]],
-    input_shapes: Mapping[int, Shapes],
-    output_shapes: Mapping[int, Shapes],
+    input_shapes: Mapping[int, int],
+    output_shapes: Mapping[int, int],
+    shape_table: Sequence[Shapes],
 ) -> dict[str, tuple[Shapes, Shapes]]:
-    """``{module: (input_shapes, output_shapes)}`` of each module's first forward call."""
+    """``{module: (input_shapes, output_shapes)}`` of each module's first forward call; the
+    tracker's maps give, per frame, an index into ``shape_table``."""
     found: dict[str, tuple[Shapes, Shapes]] = {}
     for index, (fqn, _type, _call, phase) in enumerate(frames):
         if phase == 0 and fqn not in found and index in input_shapes:
-            found[fqn] = (_plain(input_shapes[index]), _plain(output_shapes.get(index, ())))
+            output = output_shapes.get(index)
+            found[fqn] = (
+                _plain(shape_table[input_shapes[index]]),
+                _plain(shape_table[output]) if output is not None else (),
+            )
     return found
 
 

@@ -92,19 +92,6 @@ def tensor_shapes(value: Any, limit: int = 8) -> tuple[tuple[int, ...], ...]:
     return tuple(shapes)
 
 
-def _call_shapes(value: Any) -> tuple[tuple[int, ...], ...]:
-    """:func:`tensor_shapes` of a module call's inputs or output, inlining its commonest case
-    (one plain tensor, alone or as the only argument) because it runs twice per module call."""
-    single = value[0] if type(value) is tuple and len(value) == 1 else value
-    if type(single) is _Tensor:
-        try:
-            if not single._has_symbolic_sizes_strides:
-                return (single.shape,)
-        except RuntimeError:  # nested tensors: tensor_shapes decides
-            pass
-    return tensor_shapes(value)
-
-
 class ModuleTracker:
     """Keeps the module call stack and maps autograd nodes to the forward op that made them.
 
@@ -120,8 +107,12 @@ class ModuleTracker:
         self.problems: list[str] = []
         # opt-in: shapes of each module call's tensors, as tuples of ints (never the tensors)
         self.record_shapes = record_shapes
-        self.input_shapes: dict[int, tuple[tuple[int, ...], ...]] = {}
-        self.output_shapes: dict[int, tuple[tuple[int, ...], ...]] = {}
+        # frame -> index into shape_table: each distinct shape tuple is kept once, so module
+        # calls leave no container for Python's garbage collector to walk on every collection
+        self.input_shapes: dict[int, int] = {}
+        self.output_shapes: dict[int, int] = {}
+        self.shape_table: list[tuple[tuple[int, ...], ...]] = []
+        self._shape_index: dict[tuple[tuple[int, ...], ...], int] = {}
         self._stack: list[tuple[nn.Module, int]] = []
         self._calls: tuple[dict[str, int], ...] = ({}, {}, {})  # per phase: fqn -> calls
         self._names: dict[tuple[int, int], tuple[nn.Module, nn.Module, str, bool]] = {}
@@ -189,7 +180,7 @@ class ModuleTracker:
         stack.append(entry)
         if call == 0 and phase == FORWARD:
             if self.record_shapes:  # the table shows each module's first forward call
-                self.input_shapes[frame] = _call_shapes(args)
+                self.input_shapes[frame] = self._shape_code(args)
             # A parameter's gradient accumulation belongs to the first module that owns it;
             # parameters of children never called as modules (a parent using
             # `self.proj.weight` through a functional op) belong to the first module that ran
@@ -209,7 +200,7 @@ class ModuleTracker:
         if stack and stack[-1][0] is module:
             frame = stack.pop()[1]
             if self.record_shapes and frame in self.input_shapes:
-                self.output_shapes[frame] = _call_shapes(output)
+                self.output_shapes[frame] = self._shape_code(output)
             return
         for depth in range(len(stack) - 1, -1, -1):
             if stack[depth][0] is module:
@@ -220,6 +211,27 @@ class ModuleTracker:
                 del stack[depth:]
                 return
         self.problems.append(f"exit of a {type(module).__name__} that was never entered")
+
+    def _shape_code(self, value: Any) -> int:
+        """The index in :attr:`shape_table` of :func:`tensor_shapes` of a module call's inputs
+        or output, added if new. Runs twice per module call, so the commonest case (one plain
+        tensor, alone or as the only argument) is taken inline."""
+        single = value[0] if type(value) is tuple and len(value) == 1 else value
+        shapes: tuple[tuple[int, ...], ...] | None = None
+        if type(single) is _Tensor:
+            try:
+                if not single._has_symbolic_sizes_strides:
+                    shapes = (single.shape,)
+            except RuntimeError:  # nested tensors: tensor_shapes decides
+                pass
+        if shapes is None:
+            shapes = tensor_shapes(value)
+        code = self._shape_index.get(shapes)
+        if code is None:
+            code = len(self.shape_table)
+            self.shape_table.append(shapes)
+            self._shape_index[shapes] = code
+        return code
 
     # -- names -------------------------------------------------------------------------------
 
