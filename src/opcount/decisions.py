@@ -36,10 +36,10 @@ class Decision(NamedTuple):
     kw_names: tuple[str, ...]
     """Keyword-only arguments that can hold an input tensor (``out=`` arguments excluded)."""
     getter: int | itemgetter[Any] | None
-    """The fast way to the input tensors, where every tensor slot is a required plain
-    ``Tensor`` (always passed positionally; a tensor or, for a wrapped scalar, a Python
-    number): the one position as an int, or an ``itemgetter`` of several; None where
-    ``positions`` and ``kw_names`` must be walked."""
+    """The fast way to the input tensors, where every tensor slot is a ``Tensor`` or
+    ``Tensor?`` without a default (always passed positionally; a tensor, None, or for a
+    wrapped scalar a Python number): the one position as an int, or an ``itemgetter`` of
+    several; None where ``positions`` and ``kw_names`` must be walked."""
 
 
 class OpInfo(NamedTuple):
@@ -132,13 +132,17 @@ def _tensor_slots(arguments: Sequence[Any]) -> tuple[tuple[int, ...] | None, tup
 def _tensor_getter(
     arguments: Sequence[Any], positions: tuple[int, ...] | None, kw_names: tuple[str, ...]
 ) -> int | itemgetter[Any] | None:
-    """:attr:`Decision.getter`: set where each tensor slot is a plain ``Tensor`` without a
-    default (``add.Tensor``, ``mm``, ``relu``), so ``args`` always holds a tensor there."""
+    """:attr:`Decision.getter`: set where each tensor slot is a ``Tensor`` or ``Tensor?``
+    without a default (``add.Tensor``, ``mm``, ``convolution``, ``native_batch_norm``), so
+    ``args`` always reaches it; the caller drops what is not a tensor (None, a number)."""
     if not positions or kw_names:
         return None
     for index in positions:
         argument = arguments[index]
-        if not isinstance(argument.type, torch._C.TensorType) or argument.has_default_value():
+        kind = argument.type
+        if isinstance(kind, torch._C.OptionalType):
+            kind = kind.getElementType()
+        if not isinstance(kind, torch._C.TensorType) or argument.has_default_value():
             return None
     return positions[0] if len(positions) == 1 else itemgetter(*positions)
 

@@ -83,8 +83,9 @@ class CountingMode(TorchDispatchMode):
                     tracker.note_nodes(seq_nr, frame, seq)  # this op made an autograd node
 
             inputs: Sequence[Tensor]
-            if getter is not None:  # required plain Tensor slots: always passed
-                # (a Python number can stand in for a Tensor: ``x + 1.0`` is add.Tensor)
+            if getter is not None:  # tensor slots without defaults: always passed
+                # (None for a missing Tensor?, and a Python number can stand in for a
+                # Tensor: ``x + 1.0`` is add.Tensor)
                 if isinstance(getter, int):
                     value = args[getter]
                     inputs = (value,) if isinstance(value, Tensor) else ()
