@@ -63,7 +63,7 @@ def test_copies_are_counted_with_zero_flops_and_their_bytes(
     ("fn", "backward_op"),
     [
         (lambda x: x[0], "aten.select_backward"),
-        (lambda x: x[:, 1:], "aten.slice_backward"),
+        (lambda x: x.narrow(1, 1, 2), "aten.slice_backward"),  # x[:, 1:] slices twice on old torch
         (lambda x: x.diagonal(0, 2, 3), "aten.diagonal_backward"),
     ],
 )
