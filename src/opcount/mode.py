@@ -208,17 +208,8 @@ def _inputs(
                 if name not in out_names and isinstance(value, Tensor):
                     inputs.append(value)
         return inputs
-    inputs = []
-    count = len(args)
-    for index in positions:
-        if index < count:
-            value = args[index]
-            if isinstance(value, Tensor):
-                inputs.append(value)
-            elif isinstance(value, (list, tuple)):
-                for item in value:
-                    if isinstance(item, Tensor):
-                        inputs.append(item)
+    count = len(args)  # trailing arguments left at their defaults are not passed
+    inputs = _tensors([args[index] for index in positions if index < count])
     if kw_names and kwargs:
         for name in kw_names:
             value = kwargs.get(name)
@@ -227,10 +218,10 @@ def _inputs(
     return inputs
 
 
-def _tensors(args: Sequence[Any]) -> list[Tensor]:
-    """Tensors among an aten call's positional arguments (one level of lists, as aten has)."""
+def _tensors(values: Sequence[Any]) -> list[Tensor]:
+    """Tensors among an aten call's arguments (one level of lists, as aten has)."""
     found = []
-    for value in args:
+    for value in values:
         if isinstance(value, Tensor):
             found.append(value)
         elif isinstance(value, (list, tuple)):
