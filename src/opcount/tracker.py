@@ -113,6 +113,8 @@ class ModuleTracker:
         self.output_shapes: dict[int, int] = {}
         self.shape_table: list[tuple[tuple[int, ...], ...]] = []
         self._shape_index: dict[tuple[tuple[int, ...], ...], int] = {}
+        self._size_index: dict[torch.Size, int] = {}  # a lone tensor's shape, kept apart: an
+        # empty Size (a scalar) equals the empty tuple (no tensor at all)
         self._stack: list[tuple[nn.Module, int]] = []
         self._calls: tuple[dict[str, int], ...] = ({}, {}, {})  # per phase: fqn -> calls
         self._names: dict[tuple[int, int], tuple[nn.Module, nn.Module, str, bool]] = {}
@@ -128,6 +130,9 @@ class ModuleTracker:
         # id(parent) -> (parent, {id(child): (child, name)}): the children each parent had
         # when first seen, as _names caches them (a child replaced later is re-resolved)
         self._children: dict[int, tuple[nn.Module, dict[int, tuple[nn.Module, str]]]] = {}
+        # child id -> (child, parent, attribute name) from those indexes: one lookup per call
+        # (a module shared by two parents keeps one entry; the other parent takes _fqn)
+        self._parents: dict[int, tuple[nn.Module, nn.Module, str]] = {}
         self._seq_map: dict[int, tuple[int, int]] = {}
         self._last_seq_nr = _get_sequence_nr()
         self._handles: list[RemovableHandle] = []
@@ -151,7 +156,7 @@ class ModuleTracker:
 
     def _enter(self, module: nn.Module, args: Any) -> None:
         # runs at every module call: the common case (a registered child of the running
-        # module) is resolved inline from the parent's index of children
+        # module) is resolved inline from the index of children's parents
         phase = RECOMPUTE if graph_task_id() != -1 else FORWARD
         stack = self._stack
         frames = self.frames
@@ -163,12 +168,10 @@ class ModuleTracker:
             if parent_phase != phase:
                 parent = None  # a recompute nested in a forward call: name it on its own
             else:
-                index = self._children.get(id(parent_module))
-                if index is not None and index[0] is parent_module:
-                    child = index[1].get(id(module))
-                    if child is not None and child[0] is module:
-                        name = child[1]
-                        fqn = f"{parent_fqn}.{name}" if parent_fqn else name
+                known = self._parents.get(id(module))
+                if known is not None and known[0] is module and known[1] is parent_module:
+                    name = known[2]
+                    fqn = f"{parent_fqn}.{name}" if parent_fqn else name
         if fqn is None:
             fqn = self._fqn(module, parent)
         calls = self._calls[phase]
@@ -215,23 +218,27 @@ class ModuleTracker:
     def _shape_code(self, value: Any) -> int:
         """The index in :attr:`shape_table` of :func:`tensor_shapes` of a module call's inputs
         or output, added if new. Runs twice per module call, so the commonest case (one plain
-        tensor, alone or as the only argument) is taken inline."""
+        tensor, alone or as the only argument) is looked up by its ``torch.Size`` alone."""
         single = value[0] if type(value) is tuple and len(value) == 1 else value
-        shapes: tuple[tuple[int, ...], ...] | None = None
         if type(single) is _Tensor:
             try:
                 if not single._has_symbolic_sizes_strides:
-                    shapes = (single.shape,)
+                    size = single.shape
+                    code = self._size_index.get(size)
+                    if code is None:
+                        code = self._size_index[size] = self._add_shapes((size,))
+                    return code
             except RuntimeError:  # nested tensors: tensor_shapes decides
                 pass
-        if shapes is None:
-            shapes = tensor_shapes(value)
+        shapes = tensor_shapes(value)
         code = self._shape_index.get(shapes)
         if code is None:
-            code = len(self.shape_table)
-            self.shape_table.append(shapes)
-            self._shape_index[shapes] = code
+            code = self._shape_index[shapes] = self._add_shapes(shapes)
         return code
+
+    def _add_shapes(self, shapes: tuple[tuple[int, ...], ...]) -> int:
+        self.shape_table.append(shapes)
+        return len(self.shape_table) - 1
 
     # -- names -------------------------------------------------------------------------------
 
@@ -262,6 +269,8 @@ class ModuleTracker:
                 if child is not None:
                     names.setdefault(id(child), (child, name))
             index = self._children[id(parent)] = (parent, names)
+            for child, name in names.values():  # the one-lookup map _enter tries first
+                self._parents[id(child)] = (child, parent, name)
         found = index[1].get(id(module))
         if found is not None and found[0] is module and parent._modules.get(found[1]) is module:
             return found[1], False
