@@ -35,4 +35,31 @@ def only_row(counter: OpCounter, op: str) -> pd.Series:
     return rows.iloc[0]
 
 
+GRAD_MODES = (torch.enable_grad, torch.no_grad, torch.inference_mode)
+"""The three autograd modes whose counts must agree."""
+
+
+def counts_in_every_mode(fn: Callable[[], Any]) -> list[OpCounter]:
+    """``fn`` counted with grad, under ``no_grad`` and under ``inference_mode``."""
+    counters = []
+    for mode in GRAD_MODES:
+
+        def run(mode: Any = mode) -> None:
+            with mode():
+                fn()
+
+        counters.append(count(run))
+    return counters
+
+
+def frames_in_every_mode(fn: Callable[[], Any]) -> list[pd.DataFrame]:
+    """The rows of ``fn`` in each of :data:`GRAD_MODES`."""
+    return [counter.to_dataframe() for counter in counts_in_every_mode(fn)]
+
+
+def rows_in_every_mode(fn: Callable[[], Any], op: str) -> list[pd.Series]:
+    """The single row of ``op`` in each of :data:`GRAD_MODES`."""
+    return [only_row(counter, op) for counter in counts_in_every_mode(fn)]
+
+
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

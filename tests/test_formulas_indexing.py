@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import count, only_row
+from helpers import count, frames_in_every_mode, only_row, rows_in_every_mode
 from opcount.formulas.costs import cost
 
 NUM, DIM = 10, 4
@@ -21,22 +21,9 @@ R, K = 5, 4  # x is [R, K]
 I1 = torch.tensor([0, 2, 2])
 
 
-def forward_rows(fn: Callable[[], Any], op: str) -> list[Any]:
-    """The row of ``op`` with grad, under no_grad and under inference_mode."""
-    rows = []
-    for context in (torch.enable_grad, torch.no_grad, torch.inference_mode):
-
-        def run(context: Any = context) -> None:
-            with context():
-                fn()
-
-        rows.append(only_row(count(run), op))
-    return rows
-
-
 def test_embedding_is_a_free_gather_and_its_backward_adds() -> None:
     weight = torch.randn(NUM, DIM, requires_grad=True)
-    for row in forward_rows(lambda: F.embedding(IDX, weight), "aten.embedding"):
+    for row in rows_in_every_mode(lambda: F.embedding(IDX, weight), "aten.embedding"):
         assert (row.flops, row.category, row.status) == (0, "embedding", "counted")
     counter = count(lambda: F.embedding(IDX, weight).sum().backward())
     row = only_row(counter, "aten.embedding_dense_backward")
@@ -78,13 +65,7 @@ def test_embedding_bag_modes(mode: str, forward: int, backward: int) -> None:
     weight = torch.randn(NUM, DIM, requires_grad=True)
     bag_ops = ("aten._embedding_bag", "aten._embedding_bag_forward_only")
     rows = []
-    for context in (torch.enable_grad, torch.no_grad, torch.inference_mode):
-
-        def run(context: Any = context) -> None:
-            with context():
-                F.embedding_bag(IDX, weight, mode=mode)
-
-        frame = count(run).to_dataframe()
+    for frame in frames_in_every_mode(lambda: F.embedding_bag(IDX, weight, mode=mode)):
         rows.extend(frame[frame.op.isin(bag_ops)].itertuples())
     assert [row.flops for row in rows] == [forward] * 3
     counter = count(lambda: F.embedding_bag(IDX, weight, mode=mode).sum().backward())
@@ -127,7 +108,7 @@ def test_embedding_bag_per_sample_weights() -> None:
 )
 def test_gathers_and_copies_are_free_data_movement(fn: Callable[[Any], Any], op: str) -> None:
     x = torch.randn(R, K)
-    for row in forward_rows(lambda: fn(x), op):
+    for row in rows_in_every_mode(lambda: fn(x), op):
         assert (row.flops, row.macs, row.category, row.status) == (0, 0, "copy", "counted")
 
 
@@ -206,7 +187,7 @@ def test_indexed_updates_count_each_combined_value(
     fn: Callable[[Any], Any], op: str, expected: int
 ) -> None:
     x = torch.randn(R, K)
-    for row in forward_rows(lambda: fn(x.clone()), op):
+    for row in rows_in_every_mode(lambda: fn(x.clone()), op):
         assert row.flops == expected
         assert row.category == "copy"
 
@@ -256,7 +237,7 @@ def test_index_searches() -> None:
         ("aten.searchsorted", lambda: torch.searchsorted(boundaries, x)),
         ("aten.bucketize", lambda: torch.bucketize(x, boundaries)),
     ):
-        for row in forward_rows(fn, op):
+        for row in rows_in_every_mode(fn, op):
             assert row.flops == R * K * 2 * cost("sort_compare")
     values = torch.tensor([3, 1, 3, 2, 2, 2, 1])
     n = values.numel()

@@ -3,7 +3,6 @@ layer/group/instance/RMS/weight norm, forward and backward."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers import count, only_row
+from helpers import count, frames_in_every_mode, only_row
 from opcount.formulas import norm as norm_formulas
 from opcount.formulas.costs import cost
 
@@ -22,19 +21,6 @@ NUMEL = N * C * H * W
 def rows_of(frame: Any, op: str) -> Any:
     """The rows of ``op`` in a DataFrame of rows."""
     return frame[frame.op == op]
-
-
-def _modes(fn: Callable[[], Any]) -> list[Any]:
-    """The forward rows of ``fn`` run with grad, under no_grad and under inference_mode."""
-    frames = []
-    for context in (torch.enable_grad, torch.no_grad, torch.inference_mode):
-
-        def run(context: Any = context) -> None:
-            with context():
-                fn()
-
-        frames.append(count(run).to_dataframe())
-    return frames
 
 
 def test_layer_norm_reuses_norm_and_affine() -> None:
@@ -62,7 +48,7 @@ def test_layer_norm_affine_variants(weight: bool, bias: bool, affine: str | None
 
 def test_layer_norm_same_in_every_grad_mode() -> None:
     x, ln = torch.randn(2, 7, 12), nn.LayerNorm(12)
-    for frame in _modes(lambda: ln(x)):
+    for frame in frames_in_every_mode(lambda: ln(x)):
         assert frame.flops.sum() == 2 * 7 * 12 * (cost("norm") + cost("affine"))
         assert set(frame[frame.category == "norm"].op) == {"aten.native_layer_norm"}
 
@@ -104,7 +90,7 @@ def test_layer_norm_backward_frozen_affine_and_input_without_grad() -> None:
 
 def test_batch_norm_training_updates_running_stats() -> None:
     x, bn = torch.randn(N, C, H, W), nn.BatchNorm2d(C).train()
-    for frame in _modes(lambda: bn(x)):
+    for frame in frames_in_every_mode(lambda: bn(x)):
         rows = rows_of(frame, "aten.native_batch_norm")
         assert len(rows) == 1
         # batch statistics and the affine per element, running mean/var update per channel
@@ -122,7 +108,7 @@ def test_batch_norm_training_without_running_stats() -> None:
 
 def test_batch_norm_eval_uses_running_stats_in_every_grad_mode() -> None:
     x, bn = torch.randn(N, C, H, W), nn.BatchNorm2d(C).eval()
-    for frame in _modes(lambda: bn(x)):
+    for frame in frames_in_every_mode(lambda: bn(x)):
         rows = rows_of(frame, "aten.native_batch_norm")
         # (x - running_mean) * rstd, then weight and bias
         assert rows.flops.tolist() == [NUMEL * (cost("norm_eval") + cost("affine"))]
@@ -143,7 +129,7 @@ def test_batch_norm_backward_training_and_eval() -> None:
 
 def test_instance_norm_is_batch_norm_over_instances() -> None:
     x = torch.randn(N, C, H, W)
-    for frame in _modes(lambda: F.instance_norm(x)):
+    for frame in frames_in_every_mode(lambda: F.instance_norm(x)):
         rows = rows_of(frame, "aten.native_batch_norm")
         assert rows.flops.tolist() == [NUMEL * cost("norm")]  # no affine, no running stats
 
@@ -162,7 +148,7 @@ def test_group_norm_forward_and_backward() -> None:
         + cost("norm_weight_grad")
         + cost("norm_bias_grad")
     )
-    for frame in _modes(lambda: gn(x.detach())):
+    for frame in frames_in_every_mode(lambda: gn(x.detach())):
         assert frame.flops.sum() == NUMEL * (cost("norm") + cost("affine"))
 
 
@@ -292,7 +278,7 @@ def test_batch_norm_backward_masks() -> None:
 
 def test_renorm_rescales_every_slice() -> None:
     x = torch.randn(N, C, H)
-    for frame in _modes(lambda: torch.renorm(x, 2, 1, 1.0)):
+    for frame in frames_in_every_mode(lambda: torch.renorm(x, 2, 1, 1.0)):
         # C slices along dim 1: squares and adds, a root each, the factor, every element scaled
         expected = N * C * H * (cost("reduce_norm") + cost("renorm_scale")) + C * (
             cost("reduce_root") + cost("renorm_row")

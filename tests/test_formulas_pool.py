@@ -3,32 +3,18 @@ unpooling, forward in every grad mode and backward."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import count, only_row
+from helpers import count, only_row, rows_in_every_mode
 from opcount.formulas import pool as pool_formulas
 from opcount.formulas.costs import cost
 from opcount.formulas.pool import adaptive_reads, window_reads
 
 N, C = 2, 3
-
-
-def forward_rows(fn: Callable[[], Any], op: str) -> list[Any]:
-    """The rows of ``op`` (one per grad mode: grad, no_grad, inference_mode)."""
-    rows = []
-    for context in (torch.enable_grad, torch.no_grad, torch.inference_mode):
-
-        def run(context: Any = context) -> None:
-            with context():
-                fn()
-
-        rows.append(only_row(count(run), op))
-    return rows
 
 
 def test_window_reads_clips_padding() -> None:
@@ -42,7 +28,7 @@ def test_window_reads_clips_padding() -> None:
 
 def test_max_pool2d_in_every_mode() -> None:
     x = torch.randn(N, C, 8, 8)
-    for row in forward_rows(lambda: F.max_pool2d(x, 2), "aten.max_pool2d_with_indices"):
+    for row in rows_in_every_mode(lambda: F.max_pool2d(x, 2), "aten.max_pool2d_with_indices"):
         # 4x4 outputs per plane, each compares 2x2 elements
         assert row.flops == N * C * 4 * 4 * 2 * 2 * cost("pool_max")
         assert (row.macs, row.category) == (0, "pool")
@@ -62,10 +48,10 @@ def test_max_pool2d_padding_reads_only_real_elements() -> None:
 
 def test_max_pool1d_and_3d() -> None:
     x1 = torch.randn(N, C, 9)
-    for row in forward_rows(lambda: F.max_pool1d(x1, 3), "aten.max_pool2d_with_indices"):
+    for row in rows_in_every_mode(lambda: F.max_pool1d(x1, 3), "aten.max_pool2d_with_indices"):
         assert row.flops == N * C * 3 * 3 * cost("pool_max")  # 1d runs as 2d with height 1
     x3 = torch.randn(N, C, 4, 4, 4)
-    for row in forward_rows(lambda: F.max_pool3d(x3, 2), "aten.max_pool3d_with_indices"):
+    for row in rows_in_every_mode(lambda: F.max_pool3d(x3, 2), "aten.max_pool3d_with_indices"):
         assert row.flops == N * C * 8 * 8 * cost("pool_max")
 
 
@@ -90,10 +76,10 @@ def test_avg_pool_padding_and_backward() -> None:
     assert only_row(counter, "aten.avg_pool2d").flops == expected
     assert only_row(counter, "aten.avg_pool2d_backward").flops == expected
     x3 = torch.randn(N, C, 4, 4, 4)
-    for row in forward_rows(lambda: F.avg_pool3d(x3, 2), "aten.avg_pool3d"):
+    for row in rows_in_every_mode(lambda: F.avg_pool3d(x3, 2), "aten.avg_pool3d"):
         assert row.flops == N * C * (64 * cost("pool_add") + 8 * cost("pool_divide"))
     x1 = torch.randn(N, C, 8)
-    for row in forward_rows(lambda: F.avg_pool1d(x1, 2), "aten.avg_pool2d"):
+    for row in rows_in_every_mode(lambda: F.avg_pool1d(x1, 2), "aten.avg_pool2d"):
         assert row.flops == N * C * (8 * cost("pool_add") + 4 * cost("pool_divide"))
 
 
@@ -104,7 +90,7 @@ def test_adaptive_avg_pool() -> None:
     expected = N * C * (7 * 8 * cost("pool_add") + 3 * 2 * cost("pool_divide"))
     assert only_row(counter, "aten._adaptive_avg_pool2d").flops == expected
     assert only_row(counter, "aten._adaptive_avg_pool2d_backward").flops == expected
-    for row in forward_rows(
+    for row in rows_in_every_mode(
         lambda: F.adaptive_avg_pool2d(x.detach(), (3, 2)), "aten._adaptive_avg_pool2d"
     ):
         assert row.flops == expected
@@ -125,7 +111,7 @@ def test_adaptive_max_pool_and_backward() -> None:
     row = only_row(count(lambda: F.adaptive_max_pool3d(x3, 2)), "aten.adaptive_max_pool3d")
     assert row.flops == N * C * 64 * cost("pool_max")
     x1 = torch.randn(N, C, 9)
-    for row in forward_rows(lambda: F.adaptive_max_pool1d(x1, 3), "aten.adaptive_max_pool2d"):
+    for row in rows_in_every_mode(lambda: F.adaptive_max_pool1d(x1, 3), "aten.adaptive_max_pool2d"):
         assert row.flops == N * C * 9 * cost("pool_max")
 
 

@@ -9,25 +9,12 @@ from typing import Any
 import pytest
 import torch
 
-from helpers import count, only_row
+from helpers import count, only_row, rows_in_every_mode
 from opcount.formulas.costs import cost
 from opcount.formulas.reduction import ceil_log2
 
 R, K = 4, 6  # x is [R, K]
 NUMEL = R * K
-
-
-def in_every_mode(fn: Callable[[], Any], op: str) -> list[Any]:
-    """The single row of ``op`` when ``fn`` runs with grad, under no_grad and inference_mode."""
-    rows = []
-    for context in (torch.enable_grad, torch.no_grad, torch.inference_mode):
-
-        def run(context: Any = context) -> None:
-            with context():
-                fn()
-
-        rows.append(only_row(count(run), op))
-    return rows
 
 
 @pytest.mark.parametrize(
@@ -120,7 +107,7 @@ def in_every_mode(fn: Callable[[], Any], op: str) -> list[Any]:
 )
 def test_reductions_in_every_mode(fn: Callable[[Any], Any], op: str, expected: int) -> None:
     x = torch.randn(R, K)
-    for row in in_every_mode(lambda: fn(x), op):
+    for row in rows_in_every_mode(lambda: fn(x), op):
         assert row.flops == expected, row.overload
         assert (row.macs, row.category, row.status) == (0, "reduction", "counted")
 
@@ -160,7 +147,7 @@ def test_integer_reductions_are_int_ops() -> None:
 def test_sort_topk_and_selection() -> None:
     x = torch.randn(R, K)
     # a comparison sort of each row of K: K * ceil(log2 K) compares
-    for row in in_every_mode(lambda: x.sort(1), "aten.sort"):
+    for row in rows_in_every_mode(lambda: x.sort(1), "aten.sort"):
         assert row.flops == R * K * math.ceil(math.log2(K)) * cost("sort_compare")
     row = only_row(count(lambda: x.argsort(0)), "aten.sort")  # argsort is a composite of sort
     assert row.flops == K * R * math.ceil(math.log2(R)) * cost("sort_compare")

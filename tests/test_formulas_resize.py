@@ -3,32 +3,16 @@ grid_sample, affine_grid, fold/unfold, forward in every grad mode and backward."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import count, only_row
+from helpers import count, only_row, rows_in_every_mode
 from opcount.formulas import resize as resize_formulas
 from opcount.formulas.costs import cost
 from opcount.formulas.resize import antialias_taps
 
 N, C = 2, 3
-
-
-def forward_rows(fn: Callable[[], Any], op: str) -> list[Any]:
-    """The row of ``op`` with grad, under no_grad and under inference_mode."""
-    rows = []
-    for context in (torch.enable_grad, torch.no_grad, torch.inference_mode):
-
-        def run(context: Any = context) -> None:
-            with context():
-                fn()
-
-        rows.append(only_row(count(run), op))
-    return rows
 
 
 @pytest.mark.parametrize(
@@ -45,7 +29,8 @@ def test_interpolation_taps_forward_and_backward(
 ) -> None:
     x = torch.randn(*shape)
     out_numel = x.numel() * 2 ** (len(shape) - 2)  # scale 2 along every spatial dim
-    for row in forward_rows(lambda: F.interpolate(x, scale_factor=2, mode=mode), f"aten.{op}"):
+    resize = lambda: F.interpolate(x, scale_factor=2, mode=mode)  # noqa: E731
+    for row in rows_in_every_mode(resize, f"aten.{op}"):
         assert row.flops == out_numel * taps * cost("resize_tap")
         assert (row.macs, row.category) == (0, "resize")
     xg = x.clone().requires_grad_(True)
@@ -57,7 +42,7 @@ def test_interpolation_taps_forward_and_backward(
 def test_align_corners_and_explicit_size() -> None:
     x = torch.randn(N, C, 5, 4)
     fn = lambda: F.interpolate(x, size=(7, 9), mode="bilinear", align_corners=True)  # noqa: E731
-    for row in forward_rows(fn, "aten.upsample_bilinear2d"):
+    for row in rows_in_every_mode(fn, "aten.upsample_bilinear2d"):
         assert row.flops == N * C * 7 * 9 * 4 * cost("resize_tap")
 
 
@@ -74,7 +59,7 @@ def test_nearest_copies_and_backward_adds(mode: str, op: str) -> None:
     assert only_row(counter, f"aten.{op}").flops == 0
     row = only_row(counter, f"aten.{op}_backward")
     assert row.flops == N * C * 8 * 6 * cost("resize_nearest_backward")
-    for row in forward_rows(
+    for row in rows_in_every_mode(
         lambda: F.interpolate(x.detach(), size=(5, 5), mode=mode), f"aten.{op}"
     ):
         assert (row.flops, row.status) == (0, "counted")
@@ -109,7 +94,7 @@ def test_antialias_taps_by_hand() -> None:
 def test_antialiased_downscale(mode: str, op: str, taps_per_dim: int) -> None:
     x = torch.randn(N, C, 8, 8, requires_grad=True)
     fn = lambda: F.interpolate(x.detach(), scale_factor=0.5, mode=mode, antialias=True)  # noqa: E731
-    for row in forward_rows(fn, f"aten.{op}"):
+    for row in rows_in_every_mode(fn, f"aten.{op}"):
         # every output of a plane weighs taps_h * taps_w source values, summed separably
         assert row.flops == N * C * taps_per_dim * taps_per_dim * cost("resize_tap")
     counter = count(
@@ -121,7 +106,7 @@ def test_antialiased_downscale(mode: str, op: str, taps_per_dim: int) -> None:
 
 def test_area_is_adaptive_average_pooling() -> None:
     x = torch.randn(N, C, 6, 6)
-    for row in forward_rows(
+    for row in rows_in_every_mode(
         lambda: F.interpolate(x, size=(3, 3), mode="area"), "aten._adaptive_avg_pool2d"
     ):
         assert row.flops == N * C * (36 * cost("pool_add") + 9 * cost("pool_divide"))
@@ -149,7 +134,7 @@ def test_grid_sample_2d_modes() -> None:
     ]
     for kwargs, expected in cases:
         fn = lambda kwargs=kwargs: F.grid_sample(x, grid, align_corners=False, **kwargs)  # noqa: E731
-        for row in forward_rows(fn, "aten.grid_sampler_2d"):
+        for row in rows_in_every_mode(fn, "aten.grid_sampler_2d"):
             assert row.flops == expected, kwargs
             assert row.category == "resize"
 
@@ -196,7 +181,7 @@ def test_grid_sample_3d_and_affine_grid() -> None:
 def test_affine_grid_2d_in_every_mode() -> None:
     theta = torch.randn(N, 2, 3)
     fn = lambda: F.affine_grid(theta, [N, C, 5, 4], align_corners=False)  # noqa: E731
-    for row in forward_rows(fn, "aten.affine_grid_generator"):
+    for row in rows_in_every_mode(fn, "aten.affine_grid_generator"):
         assert row.macs == N * 5 * 4 * 3 * 2
 
 

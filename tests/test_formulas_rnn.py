@@ -3,14 +3,11 @@ products as MACs), their backward, and the cuDNN/MIOpen/fused-cell formulas by s
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 import torch
 from torch import nn
 
-from helpers import count, only_row
+from helpers import count, frames_in_every_mode, only_row
 from opcount.formulas import rnn as rnn_formulas
 from opcount.formulas.costs import cost
 from opcount.formulas.rnn import GRU, LSTM, RNN_RELU, RNN_TANH, cell_flops
@@ -29,18 +26,6 @@ def closed_form_macs(kind: type, num_layers: int, bidirectional: bool) -> int:
         in_size = IN if layer == 0 else dirs * HID
         macs += dirs * SEQ * BATCH * GATES[kind] * HID * (in_size + HID)
     return macs
-
-
-def frames_in_every_mode(fn: Callable[[], Any]) -> list[Any]:
-    frames = []
-    for context in (torch.enable_grad, torch.no_grad, torch.inference_mode):
-
-        def run(context: Any = context) -> None:
-            with context():
-                fn()
-
-        frames.append(count(run).to_dataframe())
-    return frames
 
 
 CONFIGS = [
