@@ -111,6 +111,22 @@ def test_nests_inside_fake_tensor_mode_and_beside_flop_counter() -> None:
     assert flop_counter.get_total_flops() == 2 * 8 * 16 * 32
 
 
+def test_counts_a_compiled_function_without_being_traced() -> None:
+    """torch.compile runs its graph's ops through the counter, and never traces the counter's
+    own code (its handler stays wrapped in torch._dynamo.disable): no new frame compiled."""
+    from torch._dynamo.utils import counters
+
+    compiled = torch.compile(lambda a, b: (a @ b).relu() * 2, backend="eager")
+    a, b = torch.randn(4, 5), torch.randn(5, 3)
+    compiled(a, b)
+    frames = dict(counters["frames"])
+    with OpCounter() as counter:
+        compiled(a, b)
+    assert list(counter.to_dataframe().op) == ["aten.mm", "aten.relu", "aten.mul"]
+    assert counter.total_macs == 4 * 5 * 3
+    assert dict(counters["frames"]) == frames
+
+
 def test_symbolic_sizes_are_recorded_with_their_shapes() -> None:
     """A backed symbolic batch size (as under torch.compile's dynamic shapes) does not hash;
     its rows still get the right shapes, counts and bytes."""
