@@ -33,14 +33,10 @@ from .costs import cost
 from .norm import renorm_cost
 from .reduction import ceil_log2, sort_compares
 from .registry import Cost, register
-from .shapes import arg, first_tensor, prod
+from .shapes import arg, first_tensor, numel, prod
 
 # _embedding_bag modes
 _SUM, _MEAN, _MAX = 0, 1, 2
-
-
-def _numel(t: Any) -> int:
-    return int(t.numel()) if isinstance(t, Tensor) else 0
 
 
 # -- embeddings ----------------------------------------------------------------------------
@@ -56,7 +52,7 @@ def embedding(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
 def embedding_dense_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (grad_output [*, dim], indices, num_weights, padding_idx, scale_grad_by_freq): add every
     # gradient row into its weight row; scale_grad_by_freq also divides by the row's count
-    n = _numel(args[0])
+    n = numel(args[0])
     flops = n * cost("reduce_add")
     if arg(args, kwargs, 4, "scale_grad_by_freq", False):
         flops += n * cost("index_scale")
@@ -68,7 +64,7 @@ def embedding_renorm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -
     # (self [num, dim], indices, max_norm, norm_type): per looked-up row its norm, a compare,
     # and the rescale of the row (counted for every row, whatever its norm)
     weight, indices = args[0], args[1]
-    rows, dim = _numel(indices), int(weight.shape[-1])
+    rows, dim = numel(indices), int(weight.shape[-1])
     norm_type = arg(args, kwargs, 3, "norm_type", 2.0)
     return renorm_cost(rows * dim, rows, norm_type), 0
 
@@ -78,7 +74,7 @@ def embedding_bag_cost(
 ) -> int:
     """FLOPs of reducing the looked-up rows into ``bags`` bags."""
     dim = int(weight.shape[-1])
-    values = _numel(indices) * dim
+    values = numel(indices) * dim
     if mode == _MAX:
         return values * cost("reduce_compare")
     flops = values * cost("reduce_add")
@@ -106,7 +102,7 @@ def embedding_bag_backward_cost(
     bags, dim = int(grad.shape[0]), int(grad.shape[-1])
     if mode == _MAX:
         return bags * dim * cost("reduce_add")  # each bag's gradient added at its argmax rows
-    values = _numel(indices) * dim
+    values = numel(indices) * dim
     flops = values * cost("reduce_add")
     if per_sample_weights is not None:
         flops += values * cost("index_scale")
@@ -156,7 +152,7 @@ def embedding_bag_per_sample_weights_backward(
     # (grad [bags, dim], weight, indices, offsets, offset2bag, mode, padding_idx): per looked-up
     # row, the dot product of its bag's gradient with the row (multiply, add per element)
     dim = int(args[0].shape[-1])
-    return _numel(args[2]) * dim * (cost("index_scale") + cost("reduce_add")), 0
+    return numel(args[2]) * dim * (cost("index_scale") + cost("reduce_add")), 0
 
 
 # -- gathers, scatters, copies by index ----------------------------------------------------
@@ -208,26 +204,26 @@ def scatter(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     reduce = kwargs.get("reduce", args[4] if len(args) > 4 else None)
     if reduce is None:
         return 0, 0
-    return reduce_cost(str(reduce), _numel(args[2]), _numel(args[0])), 0
+    return reduce_cost(str(reduce), numel(args[2]), numel(args[0])), 0
 
 
 @register("scatter_add", "scatter_add_", category="copy")
 def scatter_add(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, dim, index, src): one add per index element (src may be larger than index)
-    return _numel(args[2]) * cost("reduce_add"), 0
+    return numel(args[2]) * cost("reduce_add"), 0
 
 
 @register("scatter_reduce", "scatter_reduce_", category="copy")
 def scatter_reduce(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, dim, index, src, reduce, *, include_self=True)
     reduce = str(arg(args, kwargs, 4, "reduce"))
-    return reduce_cost(reduce, _numel(args[2]), _numel(args[0])), 0
+    return reduce_cost(reduce, numel(args[2]), numel(args[0])), 0
 
 
 @register("index_add", "index_add_", category="copy")
 def index_add(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, dim, index, source, *, alpha=1): add every source element; alpha != 1 scales it
-    n = _numel(args[3])
+    n = numel(args[3])
     alpha = arg(args, kwargs, 4, "alpha", 1)
     return n * cost("reduce_add") + (n * cost("index_scale") if alpha != 1 else 0), 0
 
@@ -236,7 +232,7 @@ def index_add(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
 def index_reduce(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, dim, index, source, reduce, *, include_self=True)
     reduce = str(arg(args, kwargs, 4, "reduce"))
-    return reduce_cost(reduce, _numel(args[3]), _numel(args[0])), 0
+    return reduce_cost(reduce, numel(args[3]), numel(args[0])), 0
 
 
 def indexed_numel(x: Any, indices: Sequence[Any]) -> int:
@@ -289,7 +285,7 @@ def put(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, index, source, accumulate=False): accumulate adds one source element per index
     if not arg(args, kwargs, 3, "accumulate", False):
         return 0, 0
-    return _numel(args[1]) * cost("reduce_add"), 0
+    return numel(args[1]) * cost("reduce_add"), 0
 
 
 # -- index searches ------------------------------------------------------------------------
@@ -298,28 +294,22 @@ def put(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
 @register("nonzero", "nonzero_static", category="other")
 def nonzero(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # compare every element with zero
-    return _numel(args[0]) * cost("reduce_compare"), 0
+    return numel(args[0]) * cost("reduce_compare"), 0
 
 
 @register("_unique", "_unique2", category="other")
 def unique(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, sorted=True, ...): sort the flattened input, compare neighbours (counted sorted,
     # as the CPU and CUDA kernels sort whatever ``sorted`` asks)
-    n = _numel(args[0])
+    n = numel(args[0])
     return (sort_compares(1, n) + n) * cost("sort_compare"), 0
 
 
-@register("unique_consecutive", category="other")
+@register("unique_consecutive", "unique_dim_consecutive", category="other")
 def unique_consecutive(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # (self, return_inverse, return_counts, dim=None): compare each element (or slice along
-    # dim, element by element) with its predecessor
-    return _numel(args[0]) * cost("sort_compare"), 0
-
-
-@register("unique_dim_consecutive", category="other")
-def unique_dim_consecutive(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # (self, dim, ...): compare each slice along dim with the previous one, element by element
-    return _numel(args[0]) * cost("sort_compare"), 0
+    # (self, return_inverse, return_counts, dim=None) / (self, dim, ...): compare each element
+    # (or slice along dim, element by element) with its predecessor
+    return numel(args[0]) * cost("sort_compare"), 0
 
 
 @register("unique_dim", category="other")
@@ -329,7 +319,7 @@ def unique_dim(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost
     x = args[0]
     dim = int(arg(args, kwargs, 1, "dim"))
     r = int(x.shape[dim])
-    w = _numel(x) // r if r else 0
+    w = numel(x) // r if r else 0
     return (sort_compares(1, r) + r) * w * cost("sort_compare"), 0
 
 
@@ -343,10 +333,10 @@ def searchsorted(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Co
 @register("bucketize", category="other")
 def bucketize(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, boundaries [m], ...): binary search per element
-    boundaries = _numel(args[1])
+    boundaries = numel(args[1])
     return _queries(args[0], out) * ceil_log2(boundaries + 1) * cost("sort_compare"), 0
 
 
 def _queries(values: Any, out: Any) -> int:
     """Queries of a search: the elements of ``values``, or 1 for a scalar."""
-    return _numel(values) if isinstance(values, Tensor) else max(_numel(first_tensor(out)), 1)
+    return numel(values) if isinstance(values, Tensor) else max(numel(first_tensor(out)), 1)

@@ -28,15 +28,11 @@ from torch import Tensor
 
 from .costs import cost
 from .registry import Cost, register
-from .shapes import arg, first_tensor, prod
-
-
-def _numel(t: Any) -> int:
-    return int(t.numel()) if isinstance(t, Tensor) else 0
+from .shapes import arg, first_tensor, numel, prod
 
 
 def _out_numel(out: Any) -> int:
-    return _numel(first_tensor(out))
+    return numel(first_tensor(out))
 
 
 def reduced_rows(x: Any, dim: Any) -> tuple[int, int]:
@@ -60,7 +56,7 @@ def sort_compares(rows: int, n: int) -> int:
 @register("sum", "cumsum", "cumsum_", "_cumsum", category="reduction")
 def sum_(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # one add per element read (a sum over no dims, or a scan, still reads each once)
-    return _numel(args[0]) * cost("reduce_add"), 0
+    return numel(args[0]) * cost("reduce_add"), 0
 
 
 @register("trace", category="reduction")
@@ -73,26 +69,26 @@ def trace(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
 @register("nansum", category="reduction")
 def nansum(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # test each element for NaN, add the others (counted for every element)
-    return _numel(args[0]) * (cost("reduce_nan_test") + cost("reduce_add")), 0
+    return numel(args[0]) * (cost("reduce_nan_test") + cost("reduce_add")), 0
 
 
 @register("mean", category="reduction")
 def mean(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # n adds, then one divide per output
-    return _numel(args[0]) * cost("reduce_add") + _out_numel(out) * cost("reduce_divide"), 0
+    return numel(args[0]) * cost("reduce_add") + _out_numel(out) * cost("reduce_divide"), 0
 
 
 @register("prod", "cumprod", "cumprod_", category="reduction")
 def prod_(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # one multiply per element read
-    return _numel(args[0]) * cost("reduce_mul"), 0
+    return numel(args[0]) * cost("reduce_mul"), 0
 
 
 @register("var", "var_mean", category="reduction")
 def var(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # per element: add to the mean, subtract it, square, add to the squares; per output: the
     # mean's divide and the divide by n - correction
-    return _numel(args[0]) * cost("reduce_var") + _out_numel(out) * cost("reduce_var_finish"), 0
+    return numel(args[0]) * cost("reduce_var") + _out_numel(out) * cost("reduce_var_finish"), 0
 
 
 @register("std", "std_mean", category="reduction")
@@ -105,7 +101,7 @@ def std(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
 @register("amax", "amin", "argmax", "argmin", "any", "all", category="reduction")
 def compare_reduction(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # one compare (or logical test) per element read
-    return _numel(args[0]) * cost("reduce_compare"), 0
+    return numel(args[0]) * cost("reduce_compare"), 0
 
 
 @register("max", "min", category="reduction")
@@ -115,31 +111,31 @@ def max_min(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     other = arg(args, kwargs, 1, "other")
     if isinstance(other, Tensor):
         return _out_numel(out) * cost("reduce_compare"), 0
-    return _numel(args[0]) * cost("reduce_compare"), 0
+    return numel(args[0]) * cost("reduce_compare"), 0
 
 
 @register("aminmax", "_aminmax", category="reduction")
 def aminmax(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # two compares per element: one against the running min, one against the running max
-    return 2 * _numel(args[0]) * cost("reduce_compare"), 0
+    return 2 * numel(args[0]) * cost("reduce_compare"), 0
 
 
 @register("count_nonzero", category="reduction")
 def count_nonzero(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # compare with zero, add to the count
-    return _numel(args[0]) * (cost("reduce_compare") + cost("reduce_add")), 0
+    return numel(args[0]) * (cost("reduce_compare") + cost("reduce_add")), 0
 
 
 @register("cummax", "cummin", "_cummax_helper", "_cummin_helper", category="reduction")
 def cummax(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # one compare per element with the running max/min
-    return _numel(args[0]) * cost("reduce_compare"), 0
+    return numel(args[0]) * cost("reduce_compare"), 0
 
 
 @register("logcumsumexp", "_logcumsumexp", category="reduction")
 def logcumsumexp(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # one log-add-exp step per element
-    return _numel(args[0]) * cost("scan_logaddexp"), 0
+    return numel(args[0]) * cost("scan_logaddexp"), 0
 
 
 @register("logsumexp", category="reduction")
@@ -147,7 +143,7 @@ def logsumexp(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # max + log(sum(exp(x - max))): per element max compare, subtract, exp, add; per output
     # log and add the max back
     return (
-        _numel(args[0]) * cost("reduce_logsumexp")
+        numel(args[0]) * cost("reduce_logsumexp")
         + _out_numel(out) * cost("reduce_logsumexp_finish"),
         0,
     )
@@ -166,7 +162,7 @@ def vector_norm_cost(n: int, outputs: int, order: Any) -> int:
 def linalg_vector_norm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, ord=2, dim=None, keepdim=False, *, dtype)
     order = arg(args, kwargs, 1, "ord", 2)
-    return vector_norm_cost(_numel(args[0]), _out_numel(out), order), 0
+    return vector_norm_cost(numel(args[0]), _out_numel(out), order), 0
 
 
 @register("norm", "native_norm", category="reduction")
@@ -175,7 +171,7 @@ def norm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     order = arg(args, kwargs, 1, "p", 2)
     if isinstance(order, str):  # "fro" is the 2-norm of the flattened input
         order = 2
-    return vector_norm_cost(_numel(args[0]), _out_numel(out), order), 0
+    return vector_norm_cost(numel(args[0]), _out_numel(out), order), 0
 
 
 @register("dist", category="reduction")
@@ -212,22 +208,17 @@ def topk(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     return rows * n * ceil_log2(k + 1) * cost("sort_compare"), 0
 
 
-@register("kthvalue", category="reduction")
-def kthvalue(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # (self, k, dim=-1, keepdim): quickselect along dim
-    return _numel(args[0]) * cost("select_compare"), 0
-
-
-@register("median", category="reduction")
-def median(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # quickselect over all elements or along dim
-    return _numel(args[0]) * cost("select_compare"), 0
+@register("kthvalue", "median", category="reduction")
+def quickselect(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
+    # kthvalue (self, k, dim=-1, keepdim) and median (over all elements or along dim):
+    # quickselect
+    return numel(args[0]) * cost("select_compare"), 0
 
 
 @register("nanmedian", category="reduction")
 def nanmedian(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # a NaN test per element, then quickselect
-    return _numel(args[0]) * (cost("reduce_nan_test") + cost("select_compare")), 0
+    return numel(args[0]) * (cost("reduce_nan_test") + cost("select_compare")), 0
 
 
 @register("mode", category="reduction")
@@ -242,7 +233,7 @@ def mode(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
 def histc(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, bins=100, min=0, max=0): place every element in its bin; min == max takes the
     # range from the data first (a min and a max compare per element)
-    n = _numel(args[0])
+    n = numel(args[0])
     lo, hi = arg(args, kwargs, 2, "min", 0), arg(args, kwargs, 3, "max", 0)
     flops = n * cost("histogram_bin")
     if lo == hi:
@@ -254,7 +245,7 @@ def histc(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
 def bincount(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, weights=None, minlength=0): find the largest value (a compare per element), then
     # add 1 (or the element's weight) to its bin
-    return _numel(args[0]) * (cost("reduce_compare") + cost("reduce_add")), 0
+    return numel(args[0]) * (cost("reduce_compare") + cost("reduce_add")), 0
 
 
 @register("segment_reduce", category="reduction")

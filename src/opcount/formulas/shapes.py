@@ -17,8 +17,8 @@ def prod(sizes: Iterable[int]) -> int:
 
 
 def numel(t: Any) -> int:
-    """Element count of a tensor, or 0 for ``None``."""
-    return 0 if t is None else int(t.numel())
+    """Element count of a tensor, or 0 for anything else (``None``, a Python number)."""
+    return int(t.numel()) if isinstance(t, torch.Tensor) else 0
 
 
 def first_tensor(value: Any) -> torch.Tensor:
