@@ -180,7 +180,7 @@ def test_tracker_keeps_shapes_only() -> None:
     assert tracker.input_shapes
     assert tracker.output_shapes
     for code in [*tracker.input_shapes.values(), *tracker.output_shapes.values()]:
-        for shape in tracker.shape_table[code]:
+        for shape in tracker.shape_table.shapes[code]:
             assert isinstance(shape, tuple)
             assert all(type(d) is int for d in shape)
 

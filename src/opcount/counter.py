@@ -180,7 +180,10 @@ class OpCounter:
         shapes = None
         if self.record_shapes:
             shapes = report.module_shapes(
-                tracker.frames, tracker.input_shapes, tracker.output_shapes, tracker.shape_table
+                tracker.frames,
+                tracker.input_shapes,
+                tracker.output_shapes,
+                tracker.shape_table.shapes,
             )
         params = params_by_module(self.model) if self.model is not None else None
         return report.by_module(

@@ -30,7 +30,6 @@ class EventStore:
         "macs",
         "op_ids",
         "phases",
-        "shape_index",
         "shape_table",
         "shapes",
         "statuses",
@@ -51,16 +50,29 @@ class EventStore:
         self.devices: list[Any] = []
         self.shapes: list[int] = []
         """Per row, the index in ``shape_table`` of its input shapes."""
-        self.shape_table: list[tuple[Any, ...]] = []
-        """Each distinct tuple of input shapes once, in first-seen order."""
-        self.shape_index: dict[tuple[Any, ...], int] = {}
+        self.shape_table = ShapeTable()
 
     def __len__(self) -> int:
         return len(self.op_ids)
 
-    def new_shapes(self, shapes: tuple[Any, ...]) -> int:
-        """Add a tuple of input shapes not seen before; return its index."""
-        code = len(self.shape_table)
-        self.shape_table.append(shapes)
-        self.shape_index[shapes] = code
+
+class ShapeTable:
+    """Each distinct tuple of shapes once, in first-seen order: rows (and module calls) keep its
+    index. Hot callers look ``index`` up themselves and call :meth:`add` only on a miss."""
+
+    __slots__ = ("index", "shapes")
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[Any, ...]] = []
+        self.index: dict[tuple[Any, ...], int] = {}
+
+    def add(self, shapes: tuple[Any, ...]) -> int:
+        """Append ``shapes``, not in :attr:`index` yet; return its index."""
+        code = self.index[shapes] = len(self.shapes)
+        self.shapes.append(shapes)
         return code
+
+    def code(self, shapes: tuple[Any, ...]) -> int:
+        """The index of ``shapes``, added if new."""
+        code = self.index.get(shapes)
+        return self.add(shapes) if code is None else code

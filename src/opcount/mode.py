@@ -153,13 +153,14 @@ class CountingMode(TorchDispatchMode):
                 if type(read) is not int or type(written) is not int:
                     read, written = int(read), int(written)  # symbolic sizes (dynamic shapes)
             shapes = tuple(shape_list)
+            shape_table = events.shape_table
             try:
-                shape_code = events.shape_index.get(shapes)
+                shape_code = shape_table.index.get(shapes)
             except TypeError:  # symbolic sizes (SymInt) do not hash: keep their text
                 shapes = _symbolic_shapes(shapes)
-                shape_code = events.shape_index.get(shapes)
+                shape_code = shape_table.index.get(shapes)
             if shape_code is None:
-                shape_code = events.new_shapes(shapes)
+                shape_code = shape_table.add(shapes)
         except Exception as error:  # recording must never break the user's run
             tracker.problems.append(
                 f"op {seq} ({self.decisions.ops[op_id].op}) could not be recorded: {error!r}"
@@ -167,9 +168,7 @@ class CountingMode(TorchDispatchMode):
             self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
             status, flops, macs, int_ops, read, written = UNSUPPORTED, 0, 0, 0, 0, 0
             frame, phase, fwd_seq, dtype, device = 0, FORWARD, -1, None, None
-            shape_code = events.shape_index.get(())
-            if shape_code is None:
-                shape_code = events.new_shapes(())
+            shape_code = events.shape_table.code(())
         events.op_ids.append(op_id)
         events.statuses.append(status)
         events.flops.append(flops)

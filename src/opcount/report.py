@@ -110,7 +110,7 @@ def rows_frame(
     frame_ids = _int_column(events.frames)
     dtype_codes, dtypes = _codes(events.dtypes)
     device_codes, devices = _codes(events.devices)
-    shape_codes, shapes = _int_column(events.shapes), events.shape_table
+    shape_codes, shapes = _int_column(events.shapes), events.shape_table.shapes
     data = {
         "seq": np.arange(n, dtype=np.int64),
         "op": _take_strings([o.op for o in ops], op_ids),

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from .events import ShapeTable
+
 OUTSIDE = "<outside>"
 """Module name of ops run outside every module (e.g. a loss computed on the model's output)."""
 
@@ -111,8 +113,7 @@ class ModuleTracker:
         # calls leave no container for Python's garbage collector to walk on every collection
         self.input_shapes: dict[int, int] = {}
         self.output_shapes: dict[int, int] = {}
-        self.shape_table: list[tuple[tuple[int, ...], ...]] = []
-        self._shape_index: dict[tuple[tuple[int, ...], ...], int] = {}
+        self.shape_table = ShapeTable()
         self._size_index: dict[torch.Size, int] = {}  # a lone tensor's shape, kept apart: an
         # empty Size (a scalar) equals the empty tuple (no tensor at all)
         self._stack: list[tuple[nn.Module, int]] = []
@@ -226,19 +227,11 @@ class ModuleTracker:
                     size = single.shape
                     code = self._size_index.get(size)
                     if code is None:
-                        code = self._size_index[size] = self._add_shapes((size,))
+                        code = self._size_index[size] = self.shape_table.code((size,))
                     return code
             except RuntimeError:  # nested tensors: tensor_shapes decides
                 pass
-        shapes = tensor_shapes(value)
-        code = self._shape_index.get(shapes)
-        if code is None:
-            code = self._shape_index[shapes] = self._add_shapes(shapes)
-        return code
-
-    def _add_shapes(self, shapes: tuple[tuple[int, ...], ...]) -> int:
-        self.shape_table.append(shapes)
-        return len(self.shape_table) - 1
+        return self.shape_table.code(tensor_shapes(value))
 
     # -- names -------------------------------------------------------------------------------
 
