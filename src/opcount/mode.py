@@ -125,22 +125,18 @@ class CountingMode(TorchDispatchMode):
 
             shape_list: list[Any] = []
             read = written = 0
-            if status == FREE:  # views and allocations move no data: shapes only
-                for t in inputs:
-                    try:
-                        shape_list.append(t.shape)
-                    except RuntimeError:  # nested tensors have no single shape
-                        shape_list.append(_shape(t))
-            else:
-                for t in inputs:
-                    try:
-                        shape_list.append(t.shape)
-                    except RuntimeError:  # nested tensors have no single shape
-                        shape_list.append(_shape(t))
+            moves_data = status != FREE  # views and allocations move no data: shapes only
+            for t in inputs:
+                try:
+                    shape_list.append(t.shape)
+                except RuntimeError:  # nested tensors have no single shape
+                    shape_list.append(_shape(t))
+                if moves_data:
                     try:
                         read += t.nbytes if t.is_contiguous() else _distinct_bytes(t)
                     except (RuntimeError, NotImplementedError):  # nested, sparse, symbolic
                         read += _distinct_bytes(t)
+            if moves_data:
                 if isinstance(out, Tensor):
                     try:
                         written = out.nbytes if out.is_contiguous() else _distinct_bytes(out)
