@@ -353,22 +353,22 @@ def div(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     return (cost("div") + (cost("round") if rounding is not None else 0)) * elements, 0
 
 
-@register("addcmul", "addcmul_", category="elementwise")
-def addcmul(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # input + value * t1 * t2: multiply, add, and a multiply by value when value != 1
-    elements = out_numel(args, kwargs, out)
-    complex_ = is_complex_call(args, kwargs, out)
-    base = Pointwise(("mul", "add"), ("complex_mul", "complex_add")).per_element(complex_)
-    return base * elements + scaling_flops(kwargs.get("value", 1), elements, complex_), 0
+def _add_scaled(product: str) -> FormulaFn:
+    """``input + value * (t1 <product> t2)``: the product, an add, and a multiply by ``value``
+    when it is not 1 (``addcmul``: mul, ``addcdiv``: div)."""
+    spec = Pointwise((product, "add"), (f"complex_{product}", "complex_add"))
+
+    def formula(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
+        elements, complex_ = elements_and_complex(args, kwargs, out)
+        scaling = scaling_flops(kwargs.get("value", 1), elements, complex_)
+        return spec.per_element(complex_) * elements + scaling, 0
+
+    formula.__name__ = formula.__qualname__ = f"addc{product}"  # as the reference names it
+    return formula
 
 
-@register("addcdiv", "addcdiv_", category="elementwise")
-def addcdiv(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
-    # input + value * t1 / t2: divide, add, and a multiply by value when value != 1
-    elements = out_numel(args, kwargs, out)
-    complex_ = is_complex_call(args, kwargs, out)
-    base = Pointwise(("div", "add"), ("complex_div", "complex_add")).per_element(complex_)
-    return base * elements + scaling_flops(kwargs.get("value", 1), elements, complex_), 0
+register("addcmul", "addcmul_", category="elementwise")(_add_scaled("mul"))
+register("addcdiv", "addcdiv_", category="elementwise")(_add_scaled("div"))
 
 
 @register("clamp", "clamp_", category="elementwise")
