@@ -208,6 +208,30 @@ def test_model_argument_names_a_submodule_called_directly() -> None:
     assert {"block.fc1", "block.fc2"} <= set(counter.to_dataframe()["module"])
 
 
+def test_reports_asked_mid_run_and_a_child_swapped_between_calls() -> None:
+    # module calls are named when a report first needs them: a report taken inside the run
+    # must name the calls so far, later calls continue their numbering, and a child replaced
+    # between two calls keeps the name it was called under
+    model = nn.Sequential(nn.Linear(D, D), nn.ReLU())
+    first = model[0]
+    x = torch.randn(N, D)
+    with OpCounter(model=model) as counter:
+        model(x)
+        middle = counter.by_module().set_index("module")
+        model[0] = nn.Linear(D, D)
+        model(x)
+    assert middle.loc["0", "calls"] == 1
+    assert middle.loc["0", "macs"] == N * D * D
+    rows = counter.to_dataframe()
+    mm = rows[rows["macs"] > 0]
+    assert list(zip(mm["module"], mm["call"], strict=True)) == [("0", 0), ("0", 1)]
+    table = counter.by_module().set_index("module")
+    assert table.loc["0", "calls"] == 2
+    assert table.loc["0", "macs"] == 2 * N * D * D
+    assert table.loc["1", "calls"] == 2
+    assert first is not model[0]
+
+
 class InPlaceAndFunctional(nn.Module):
     """An in-place activation, a custom autograd.Function and a child used only through its
     weight: every backward op must still find its module."""

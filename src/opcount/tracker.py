@@ -99,15 +99,26 @@ class ModuleTracker:
 
     Frames are integers indexing :attr:`frames`, a table of ``(fqn, module_type, call, phase)``;
     frame 0 is :data:`OUTSIDE` and frame 1 :data:`UNATTRIBUTED`.
+
+    A module call only appends ``(module, parent frame, phase)`` to a raw list: the hooks run
+    at every call of every module, so names, call counts and parameter owners are worked out
+    later, in call order, when :attr:`frames` (or a backward pass) first needs them.
     """
 
     def __init__(self, model: nn.Module | None = None, *, record_shapes: bool = False) -> None:
-        self.frames: list[tuple[str, str, int, int]] = [
+        self._frames: list[tuple[str, str, int, int]] = [
             (OUTSIDE, "", 0, FORWARD),
             (UNATTRIBUTED, "", 0, BACKWARD),
         ]
+        # frame -> (module, parent frame or -1, phase), as the hooks saw it; the module is
+        # kept, so its id cannot be reused by another module while the counter lives
+        self._raw: list[tuple[nn.Module | None, int, int]] = [
+            (None, -1, FORWARD),
+            (None, -1, BACKWARD),
+        ]
         self.problems: list[str] = []
-        # opt-in: shapes of each module call's tensors, as tuples of ints (never the tensors)
+        # opt-in: shapes of each forward module call's tensors, as tuples of ints (never the
+        # tensors); the reports show each module's first call
         self.record_shapes = record_shapes
         # frame -> index into shape_table: each distinct shape tuple is kept once, so module
         # calls leave no container for Python's garbage collector to walk on every collection
@@ -116,14 +127,14 @@ class ModuleTracker:
         self.shape_table = ShapeTable()
         self._size_index: dict[torch.Size, int] = {}  # a lone tensor's shape, kept apart: an
         # empty Size (a scalar) equals the empty tuple (no tensor at all)
-        self._stack: list[tuple[nn.Module, int]] = []
+        self._stack: list[tuple[nn.Module, int, int]] = []  # (module, frame, phase)
         self._calls: tuple[dict[str, int], ...] = ({}, {}, {})  # per phase: fqn -> calls
         self._names: dict[tuple[int, int], tuple[nn.Module, nn.Module, str, bool]] = {}
         self._known: dict[int, tuple[nn.Module, str]] = {}
         self._roots: dict[int, tuple[nn.Module, str]] = {}
         self._param_frames: dict[int, int] = {}
         # Parameters of children never called, mapped lazily (see _param_frame): walking every
-        # module's subtree on its first call costs O(modules x depth) on the hot path.
+        # module's subtree on its first call costs O(modules x depth).
         self._first_calls: list[tuple[nn.Module, int]] = []
         self._known_done = 0  # first calls already added to _known (see _known_modules)
         self._subtree_frames: dict[int, int] = {}
@@ -131,9 +142,6 @@ class ModuleTracker:
         # id(parent) -> (parent, {id(child): (child, name)}): the children each parent had
         # when first seen, as _names caches them (a child replaced later is re-resolved)
         self._children: dict[int, tuple[nn.Module, dict[int, tuple[nn.Module, str]]]] = {}
-        # child id -> (child, parent, attribute name) from those indexes: one lookup per call
-        # (a module shared by two parents keeps one entry; the other parent takes _fqn)
-        self._parents: dict[int, tuple[nn.Module, nn.Module, str]] = {}
         self._seq_map: dict[int, tuple[int, int]] = {}
         self._last_seq_nr = _get_sequence_nr()
         self._handles: list[RemovableHandle] = []
@@ -156,47 +164,18 @@ class ModuleTracker:
         self._handles.clear()
 
     def _enter(self, module: nn.Module, args: Any) -> None:
-        # runs at every module call: the common case (a registered child of the running
-        # module) is resolved inline from the index of children's parents
+        # runs at every module call: only what cannot be known later (the module, its caller,
+        # the phase, the shapes) is taken now; _resolve names it
         phase = RECOMPUTE if graph_task_id() != -1 else FORWARD
         stack = self._stack
-        frames = self.frames
-        fqn = None
-        parent = stack[-1] if stack else None
-        if parent is not None:
-            parent_module, parent_frame = parent
-            parent_fqn, _, _, parent_phase = frames[parent_frame]
-            if parent_phase != phase:
-                parent = None  # a recompute nested in a forward call: name it on its own
-            else:
-                known = self._parents.get(id(module))
-                if known is not None and known[0] is module and known[1] is parent_module:
-                    name = known[2]
-                    fqn = f"{parent_fqn}.{name}" if parent_fqn else name
-        if fqn is None:
-            fqn = self._fqn(module, parent)
-        calls = self._calls[phase]
-        call = calls.get(fqn, 0)
-        calls[fqn] = call + 1
-        frame = len(frames)
-        frames.append((fqn, type(module).__name__, call, phase))
-        entry = (module, frame)
-        stack.append(entry)
-        if call == 0 and phase == FORWARD:
-            if self.record_shapes:  # the table shows each module's first forward call
+        raw = self._raw
+        frame = len(raw)
+        raw.append((module, stack[-1][1] if stack else -1, phase))
+        stack.append((module, frame, phase))
+        if phase == FORWARD:
+            if self.record_shapes:
                 self.input_shapes[frame] = self._shape_code(args)
-            # A parameter's gradient accumulation belongs to the first module that owns it;
-            # parameters of children never called as modules (a parent using
-            # `self.proj.weight` through a functional op) belong to the first module that ran
-            # with them in its subtree, found only when needed (_param_frame).
-            if module._parameters:
-                param_frames = self._param_frames
-                for param in module._parameters.values():
-                    if param is not None:
-                        param_frames.setdefault(id(param), frame)
-            self._first_calls.append(entry)  # names it in _known, lazily
-        if phase == RECOMPUTE:
-            # recompute may run on autograd's device thread, whose sequence counter is its own
+        else:  # recompute may run on autograd's device thread, whose sequence counter is its own
             self._last_seq_nr = _get_sequence_nr()
 
     def _exit(self, module: nn.Module, args: Any, output: Any) -> None:
@@ -235,6 +214,43 @@ class ModuleTracker:
 
     # -- names -------------------------------------------------------------------------------
 
+    @property
+    def frames(self) -> list[tuple[str, str, int, int]]:
+        """``(fqn, module_type, call, phase)`` of every frame so far, by frame number."""
+        if len(self._frames) < len(self._raw):
+            self._resolve()
+        return self._frames
+
+    def _resolve(self) -> None:
+        """Name the module calls made since the last time, in call order: each call's path is
+        its caller's path plus the attribute naming it there (a call in another phase than its
+        caller, a recompute inside a forward, is named on its own)."""
+        frames = self._frames
+        raw = self._raw
+        for frame in range(len(frames), len(raw)):
+            module, parent_frame, phase = raw[frame]
+            assert module is not None  # only frames 0 and 1 have none, and they are resolved
+            parent = None
+            if parent_frame >= 0 and frames[parent_frame][3] == phase:
+                parent_module = raw[parent_frame][0]
+                assert parent_module is not None
+                parent = (parent_module, parent_frame)
+            fqn = self._fqn(module, parent)
+            calls = self._calls[phase]
+            call = calls.get(fqn, 0)
+            calls[fqn] = call + 1
+            frames.append((fqn, type(module).__name__, call, phase))
+            if call == 0 and phase == FORWARD:
+                # A parameter's gradient accumulation belongs to the first module that owns
+                # it; parameters of children never called as modules (a parent using
+                # `self.proj.weight` through a functional op) belong to the first module that
+                # ran with them in its subtree, found only when needed (_param_frame).
+                param_frames = self._param_frames
+                for param in module._parameters.values():
+                    if param is not None:
+                        param_frames.setdefault(id(param), frame)
+                self._first_calls.append((module, frame))  # names it in _known, lazily
+
     def _fqn(self, module: nn.Module, parent: tuple[nn.Module, int] | None) -> str:
         """The call path of ``module``: its parent's path plus the attribute naming it there."""
         if parent is None:
@@ -248,7 +264,7 @@ class ModuleTracker:
         name, absolute = cached[2], cached[3]
         if absolute:
             return name
-        parent_fqn = self.frames[parent_frame][0]
+        parent_fqn = self._frames[parent_frame][0]
         return f"{parent_fqn}.{name}" if parent_fqn else name
 
     def _relative(self, parent: nn.Module, module: nn.Module) -> tuple[str, bool]:
@@ -262,8 +278,6 @@ class ModuleTracker:
                 if child is not None:
                     names.setdefault(id(child), (child, name))
             index = self._children[id(parent)] = (parent, names)
-            for child, name in names.values():  # the one-lookup map _enter tries first
-                self._parents[id(child)] = (child, parent, name)
         found = index[1].get(id(module))
         if found is not None and found[0] is module and parent._modules.get(found[1]) is module:
             return found[1], False
@@ -285,7 +299,7 @@ class ModuleTracker:
         known = self._known
         pending = self._first_calls[self._known_done :]
         if pending:
-            frames = self.frames
+            frames = self._frames
             for module, frame in pending:
                 known.setdefault(id(module), (module, frames[frame][0]))
             self._known_done += len(pending)
@@ -341,6 +355,8 @@ class ModuleTracker:
     def _param_frame(self, param_id: int) -> int:
         """Frame of the first module call that owns the parameter, else of the first whose
         subtree holds it (frames of first calls, extended as new modules run), else 0."""
+        if len(self._frames) < len(self._raw):
+            self._resolve()  # parameter owners are found as first calls are named
         frame = self._param_frames.get(param_id)
         if frame is not None:
             return frame
@@ -355,7 +371,7 @@ class ModuleTracker:
     def backward_frame(self, seq: int) -> tuple[int, int, int]:
         """``(frame, phase, fwd_seq)`` of op ``seq`` run inside a backward pass."""
         stack = self._stack
-        if stack and self.frames[stack[-1][1]][3] == RECOMPUTE:
+        if stack and stack[-1][2] == RECOMPUTE:
             return self.current_forward_frame(seq), RECOMPUTE, -1
         node = _current_node()
         if node is None:
