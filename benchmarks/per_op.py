@@ -2,8 +2,10 @@
 
 The work is a loop over six tiny ops of different kinds (pointwise add and mul, an activation,
 a free view, a reduction and a 4x4 matmul), so the cost is an average over the formula paths a
-real model takes, not the cheapest one. Overhead per op = (time in the mode - plain time) / ops,
-timed in CPU time of this thread (all of it runs on one thread).
+real model takes, not the cheapest one. The calls repeat, so opcount reuses their rows; the
+"no reuse" variant measures every call, as a run whose calls never repeat would. Overhead per
+op = (time in the mode - plain time) / ops, timed in CPU time of this thread (all of it runs
+on one thread).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 import torch
 
 from .timing import Result, interleaved
-from .variants import instrumented
+from .variants import DEFAULT_VARIANTS, instrumented
 
 NAME = "per_op"
 OPS_PER_ROUND = 6
@@ -33,11 +35,13 @@ def _work(rounds: int) -> None:
 def run(quick: bool) -> list[Result]:
     rounds, repeats = (300, 5) if quick else (3000, 21)
     ops = rounds * OPS_PER_ROUND
-    medians = interleaved(instrumented(lambda: _work(rounds)), repeats, clock=time.thread_time)
+    variants = (*DEFAULT_VARIANTS, "opcount, no reuse")
+    cases = instrumented(lambda: _work(rounds), variants)
+    medians = interleaved(cases, repeats, clock=time.thread_time)
     plain = medians["plain"]
     per_op = {name: (seconds - plain) / ops * 1e6 for name, seconds in medians.items()}
     results = [Result(NAME, "plain aten call (6 tiny ops, mean)", plain / ops * 1e6, "us/op")]
-    for name in ("empty mode", "opcount", "FlopCounterMode"):
+    for name in variants[1:]:
         ratio = medians[name] / plain
         results.append(Result(NAME, f"{name}: added per op", per_op[name], "us/op", ratio))
     to_empty = per_op["opcount"] / per_op["empty mode"]

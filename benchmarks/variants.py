@@ -10,6 +10,7 @@ from typing import Any
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+import opcount.mode
 from opcount import OpCounter
 
 
@@ -36,17 +37,34 @@ def opcount_counter() -> Iterator[OpCounter]:
             yield counter
 
 
+@contextmanager
+def opcount_measuring_every_call() -> Iterator[OpCounter]:
+    """:func:`opcount_counter` with row reuse off: every call measured, as in a run whose
+    calls never repeat (opcount reuses the row of a call equal to an earlier one)."""
+    limit = opcount.mode.MEMO_LIMIT
+    opcount.mode.MEMO_LIMIT = 0
+    try:
+        with opcount_counter() as counter:
+            yield counter
+    finally:
+        opcount.mode.MEMO_LIMIT = limit
+
+
 VARIANTS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "plain": nullcontext,
     "empty mode": EmptyMode,
     "opcount": opcount_counter,
     "FlopCounterMode": lambda: FlopCounterMode(display=False),
+    "opcount, no reuse": opcount_measuring_every_call,
 }
 """Name -> context manager factory; ``plain`` is the uninstrumented run."""
 
+DEFAULT_VARIANTS = ("plain", "empty mode", "opcount", "FlopCounterMode")
+"""The variants every overhead family compares."""
+
 
 def instrumented(
-    work: Callable[[], object], names: Sequence[str] = tuple(VARIANTS)
+    work: Callable[[], object], names: Sequence[str] = DEFAULT_VARIANTS
 ) -> dict[str, Callable[[], None]]:
     """One zero-argument case per variant: ``work()`` run inside that variant's context."""
 

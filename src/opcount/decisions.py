@@ -40,6 +40,10 @@ class Decision(NamedTuple):
     ``Tensor?`` without a default (always passed positionally; a tensor, None, or for a
     wrapped scalar a Python number): the one position as an int, or an ``itemgetter`` of
     several; None where ``positions`` and ``kw_names`` must be walked."""
+    reusable: bool
+    """Whether a measured row may be reused for a later call with equal arguments (see
+    :mod:`.row_memo`): the tensor slots are plain (``getter`` set), the op is not decomposed,
+    and its formula, if any, reads no tensor values."""
 
 
 class OpInfo(NamedTuple):
@@ -73,8 +77,10 @@ class DecisionTable:
         packet = func.overloadpacket
         formula = self.registry.get(packet)
         composite = _composite_devices(func) if formula is None else False
+        reads_values = False
         if formula is not None:
             status, category, fn = COUNTED, formula.category, formula.fn
+            reads_values = formula.reads_values
         elif packet in FREE_OPS:
             status, category, fn = FREE, "view", None
         else:
@@ -88,7 +94,10 @@ class DecisionTable:
         out_names = frozenset(a.name for a in arguments if a.is_out)
         positions, kw_names = _tensor_slots(arguments)
         getter = _tensor_getter(arguments, positions, kw_names)
-        return Decision(op_id, status, fn, composite, out_names, positions, kw_names, getter)
+        reusable = getter is not None and not composite and not reads_values
+        return Decision(
+            op_id, status, fn, composite, out_names, positions, kw_names, getter, reusable
+        )
 
 
 _PLAIN_TYPES = (

@@ -16,8 +16,10 @@ from torch import Tensor
 from torch._ops import OpOverload
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from .decisions import DecisionTable
+from .decisions import Decision, DecisionTable
 from .events import COUNTED, FREE, UNSUPPORTED, EventStore
+from .formulas.costs import active_table
+from .row_memo import MEMO_LIMIT, row_key
 from .tracker import FORWARD, ModuleTracker, graph_task_id
 
 _INTEGER_DTYPES = frozenset(
@@ -31,6 +33,10 @@ _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
 
 _get_sequence_nr = torch._C._autograd._get_sequence_nr
 
+Row = tuple[int, int, int, int, int, int, Any, Any, int]
+"""A measured row's values: status, flops, macs, int_ops, bytes read and written, dtype,
+device, and the index of its input shapes."""
+
 
 class CountingMode(TorchDispatchMode):
     """Records every op it sees into ``events``; never alters arguments or results."""
@@ -43,6 +49,8 @@ class CountingMode(TorchDispatchMode):
         self.events = EventStore()
         self.formula_errors: dict[int, str] = {}
         self._cached = decisions.cache.get  # bound once: this lookup runs once per op
+        self._memo: dict[tuple[Any, ...], Row] = {}  # row_key -> row, for one cost table
+        self._memo_table = active_table()
 
     def __torch_dispatch__(
         self,
@@ -57,7 +65,7 @@ class CountingMode(TorchDispatchMode):
         decision = self._cached(id(func))
         if decision is None:
             decision = self.decisions.get(func)
-        op_id, status, fn, composite, out_names, positions, kw_names, getter = decision
+        op_id, status, _, composite, _, _, _, _, reusable = decision
         if composite and (composite is True or _device_type(args) in composite):
             # Under inference_mode composites (linear, conv2d, matmul, ...) arrive whole; run
             # their decomposition through this mode so their parts are counted as in grad mode.
@@ -67,9 +75,9 @@ class CountingMode(TorchDispatchMode):
                 return result
         out = func(*args, **kwargs) if kwargs else func(*args)
 
-        # Measuring: this runs once per aten op, so it is written out inline (no helper calls
-        # on the common path). Nothing here may raise into the user's code, and the columns
-        # are appended only once the whole row is known, so they stay aligned.
+        # Recording: this runs once per aten op, so the common path is written out inline.
+        # Nothing here may raise into the user's code, and the columns are appended only once
+        # the whole row is known, so they stay aligned.
         events = self.events
         seq = len(events.op_ids)
         tracker = self.tracker
@@ -84,79 +92,21 @@ class CountingMode(TorchDispatchMode):
                 if seq_nr != tracker._last_seq_nr:
                     tracker.note_nodes(seq_nr, frame, seq)  # this op made an autograd node
 
-            inputs: Sequence[Tensor]
-            if getter is not None:  # tensor slots without defaults: always passed
-                # (None for a missing Tensor?, and a Python number can stand in for a
-                # Tensor: ``x + 1.0`` is add.Tensor)
-                if isinstance(getter, int):
-                    value = args[getter]
-                    inputs = (value,) if isinstance(value, Tensor) else ()
-                else:
-                    inputs = getter(args)
-                    for value in inputs:
-                        if not isinstance(value, Tensor):
-                            inputs = [v for v in inputs if isinstance(v, Tensor)]
-                            break
-            else:
-                inputs = _inputs(args, kwargs, out_names, positions, kw_names)
-            if inputs:
-                first = inputs[0]
-            elif isinstance(out, Tensor):
-                first = out
-            else:
-                first = None
-            dtype = device = None
-            if first is not None:
-                dtype, device = first.dtype, first.device
-
-            flops = macs = int_ops = 0
-            if status == COUNTED:
+            row = key = None
+            if reusable:  # a call equal to an earlier one takes its row (see row_memo)
+                if active_table() is not self._memo_table:
+                    self._memo_table, self._memo = active_table(), {}
                 try:
-                    flops, macs = fn(args, kwargs or _NO_KWARGS, out)  # type: ignore[misc]
-                except Exception as error:  # a formula must never break the user's run
-                    status = UNSUPPORTED
-                    self.formula_errors[seq] = f"{type(error).__name__}: {error}"
-                else:
-                    if dtype in _INTEGER_DTYPES and not _any_float(inputs, out):
-                        # integer arithmetic is counted, but kept apart from floating-point
-                        # FLOPs; an op with a float operand or result anywhere (`where` with
-                        # a bool condition first) is floating-point work
-                        int_ops, flops = flops, 0
-
-            shape_list: list[Any] = []
-            read = written = 0
-            moves_data = status != FREE  # views and allocations move no data: shapes only
-            for t in inputs:
-                try:
-                    shape_list.append(t.shape)
-                except RuntimeError:  # nested tensors have no single shape
-                    shape_list.append(_shape(t))
-                if moves_data:
-                    try:
-                        read += t.nbytes if t.is_contiguous() else _distinct_bytes(t)
-                    except (RuntimeError, NotImplementedError):  # nested, sparse, symbolic
-                        read += _distinct_bytes(t)
-            if moves_data:
-                if isinstance(out, Tensor):
-                    try:
-                        written = out.nbytes if out.is_contiguous() else _distinct_bytes(out)
-                    except (RuntimeError, NotImplementedError):
-                        written = _distinct_bytes(out)
-                elif isinstance(out, (tuple, list)):
-                    for t in out:
-                        if isinstance(t, Tensor):
-                            written += _distinct_bytes(t)
-                if type(read) is not int or type(written) is not int:
-                    read, written = int(read), int(written)  # symbolic sizes (dynamic shapes)
-            shapes = tuple(shape_list)
-            shape_table = events.shape_table
-            try:
-                shape_code = shape_table.index.get(shapes)
-            except TypeError:  # symbolic sizes (SymInt) do not hash: keep their text
-                shapes = _symbolic_shapes(shapes)
-                shape_code = shape_table.index.get(shapes)
-            if shape_code is None:
-                shape_code = shape_table.add(shapes)
+                    key = row_key(op_id, args, kwargs, out)
+                    if key is not None:
+                        row = self._memo.get(key)
+                except (TypeError, RuntimeError, NotImplementedError):
+                    key = None  # unhashable (symbolic sizes), or a tensor without strides
+            if row is None:
+                row = self._measure(decision, args, kwargs, out, seq)
+                if key is not None and row[0] == status and len(self._memo) < MEMO_LIMIT:
+                    self._memo[key] = row  # (a formula that failed is tried at every call)
+            status, flops, macs, int_ops, read, written, dtype, device, shape_code = row
         except Exception as error:  # recording must never break the user's run
             tracker.problems.append(
                 f"op {seq} ({self.decisions.ops[op_id].op}) could not be recorded: {error!r}"
@@ -179,6 +129,99 @@ class CountingMode(TorchDispatchMode):
         events.devices.append(device)
         events.shapes.append(shape_code)
         return out
+
+    def _measure(
+        self,
+        decision: Decision,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any] | None,
+        out: Any,
+        seq: int,
+    ) -> Row:
+        """``(status, flops, macs, int_ops, bytes_read, bytes_written, dtype, device,
+        shape_code)`` of one call: the formula, the bytes and the interned input shapes."""
+        status, fn, out_names, positions, kw_names, getter = (
+            decision.status,
+            decision.fn,
+            decision.out_names,
+            decision.positions,
+            decision.kw_names,
+            decision.getter,
+        )
+        inputs: Sequence[Tensor]
+        if getter is not None:  # tensor slots without defaults: always passed
+            # (None for a missing Tensor?, and a Python number can stand in for a
+            # Tensor: ``x + 1.0`` is add.Tensor)
+            if isinstance(getter, int):
+                value = args[getter]
+                inputs = (value,) if isinstance(value, Tensor) else ()
+            else:
+                inputs = getter(args)
+                for value in inputs:
+                    if not isinstance(value, Tensor):
+                        inputs = [v for v in inputs if isinstance(v, Tensor)]
+                        break
+        else:
+            inputs = _inputs(args, kwargs, out_names, positions, kw_names)
+        if inputs:
+            first = inputs[0]
+        elif isinstance(out, Tensor):
+            first = out
+        else:
+            first = None
+        dtype = device = None
+        if first is not None:
+            dtype, device = first.dtype, first.device
+
+        flops = macs = int_ops = 0
+        if status == COUNTED:
+            try:
+                flops, macs = fn(args, kwargs or _NO_KWARGS, out)  # type: ignore[misc]
+            except Exception as error:  # a formula must never break the user's run
+                status = UNSUPPORTED
+                self.formula_errors[seq] = f"{type(error).__name__}: {error}"
+            else:
+                if dtype in _INTEGER_DTYPES and not _any_float(inputs, out):
+                    # integer arithmetic is counted, but kept apart from floating-point
+                    # FLOPs; an op with a float operand or result anywhere (`where` with
+                    # a bool condition first) is floating-point work
+                    int_ops, flops = flops, 0
+
+        shape_list: list[Any] = []
+        read = written = 0
+        moves_data = status != FREE  # views and allocations move no data: shapes only
+        for t in inputs:
+            try:
+                shape_list.append(t.shape)
+            except RuntimeError:  # nested tensors have no single shape
+                shape_list.append(_shape(t))
+            if moves_data:
+                try:
+                    read += t.nbytes if t.is_contiguous() else _distinct_bytes(t)
+                except (RuntimeError, NotImplementedError):  # nested, sparse, symbolic
+                    read += _distinct_bytes(t)
+        if moves_data:
+            if isinstance(out, Tensor):
+                try:
+                    written = out.nbytes if out.is_contiguous() else _distinct_bytes(out)
+                except (RuntimeError, NotImplementedError):
+                    written = _distinct_bytes(out)
+            elif isinstance(out, (tuple, list)):
+                for t in out:
+                    if isinstance(t, Tensor):
+                        written += _distinct_bytes(t)
+            if type(read) is not int or type(written) is not int:
+                read, written = int(read), int(written)  # symbolic sizes (dynamic shapes)
+        shapes = tuple(shape_list)
+        shape_table = self.events.shape_table
+        try:
+            shape_code = shape_table.index.get(shapes)
+        except TypeError:  # symbolic sizes (SymInt) do not hash: keep their text
+            shapes = _symbolic_shapes(shapes)
+            shape_code = shape_table.index.get(shapes)
+        if shape_code is None:
+            shape_code = shape_table.add(shapes)
+        return status, flops, macs, int_ops, read, written, dtype, device, shape_code
 
 
 def _disable_dynamo_directly() -> None:
@@ -299,6 +342,4 @@ def _any_float(inputs: Sequence[Tensor], out: Any) -> bool:
         if t.is_floating_point() or t.is_complex():
             return True
     outs = out if isinstance(out, (tuple, list)) else (out,)
-    return any(
-        isinstance(t, Tensor) and (t.is_floating_point() or t.is_complex()) for t in outs
-    )
+    return any(isinstance(t, Tensor) and (t.is_floating_point() or t.is_complex()) for t in outs)

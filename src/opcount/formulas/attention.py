@@ -190,7 +190,7 @@ def _pairs(q: Any, cum_q: Any, cum_k: Any) -> list[tuple[int, int]] | None:
     return _varlen_pairs(cum_q, cum_k) if q.dim() == 3 else None
 
 
-@register("_flash_attention_forward", category="attention")
+@register("_flash_attention_forward", category="attention", reads_values=True)
 def flash_attention_forward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (query, key, value, cum_seq_q, cum_seq_k, max_q, max_k, dropout_p, is_causal, ...)
     q, k, v = args[0], args[1], args[2]
@@ -198,7 +198,7 @@ def flash_attention_forward(args: Sequence[Any], kwargs: Mapping[str, Any], out:
     return _packed_cost(q, k, v, pairs, backward=False)
 
 
-@register("_flash_attention_backward", category="attention")
+@register("_flash_attention_backward", category="attention", reads_values=True)
 def flash_attention_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (grad_out, query, key, value, out, logsumexp, cum_seq_q, cum_seq_k, ...)
     q, k, v = args[1], args[2], args[3]
@@ -206,7 +206,7 @@ def flash_attention_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out
     return _packed_cost(q, k, v, pairs, backward=True)
 
 
-@register("_efficient_attention_forward", category="attention")
+@register("_efficient_attention_forward", category="attention", reads_values=True)
 def efficient_attention_forward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (query, key, value, bias, cu_seqlens_q, cu_seqlens_k, ...): [b, s, h, d]; packed
     # sequences come as b == 1 with cumulative offsets
@@ -218,7 +218,7 @@ def efficient_attention_forward(args: Sequence[Any], kwargs: Mapping[str, Any], 
     return _packed_cost(q, k, v, pairs, backward=False, float_mask=float_mask)
 
 
-@register("_efficient_attention_backward", category="attention")
+@register("_efficient_attention_backward", category="attention", reads_values=True)
 def efficient_attention_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (grad_out, query, key, value, bias, out, cu_seqlens_q, cu_seqlens_k, ...)
     q, k, v = args[1], args[2], args[3]
@@ -256,7 +256,7 @@ def _tokens_and_lengths(x: Any) -> list[int]:
     return [int(x.shape[1])] * int(x.shape[0])
 
 
-@register("_native_multi_head_attention", category="attention")
+@register("_native_multi_head_attention", category="attention", reads_values=True)
 def native_multi_head_attention(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, proj_weight, proj_bias,
     #  mask, need_weights, average_attn_weights, mask_type); query: [b, s_q, e]
@@ -271,7 +271,7 @@ def native_multi_head_attention(args: Sequence[Any], kwargs: Mapping[str, Any], 
     return flops, macs
 
 
-@register("_transformer_encoder_layer_fwd", category="attention")
+@register("_transformer_encoder_layer_fwd", category="attention", reads_values=True)
 def transformer_encoder_layer(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, use_gelu,
     #  norm_first, eps, norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1,

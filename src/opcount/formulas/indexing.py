@@ -263,6 +263,7 @@ def indexed_numel(x: Any, indices: Sequence[Any]) -> int:
     "_index_put_impl_",
     "_unsafe_index_put",
     category="copy",
+    reads_values=True,  # a boolean mask index counts its True elements
 )
 def index_put(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (self, indices, values, accumulate=False, ...): accumulate adds one value per indexed
@@ -272,7 +273,7 @@ def index_put(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     return indexed_numel(args[0], args[1]) * cost("reduce_add"), 0
 
 
-@register("_unsafe_masked_index_put_accumulate", category="copy")
+@register("_unsafe_masked_index_put_accumulate", category="copy", reads_values=True)
 def unsafe_masked_index_put_accumulate(
     args: Sequence[Any], kwargs: Mapping[str, Any], out: Any
 ) -> Cost:

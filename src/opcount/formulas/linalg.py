@@ -521,7 +521,7 @@ def matrix_exp_cost(n: int, norms: Sequence[float], double: bool) -> Cost:
     return 2 * macs + elementwise, macs
 
 
-@register("linalg_matrix_exp", category="matmul")
+@register("linalg_matrix_exp", category="matmul", reads_values=True)
 def matrix_exp(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # A: [*, n, n] -> exp(A); the Taylor degree depends on each matrix's 1-norm
     a = args[0]

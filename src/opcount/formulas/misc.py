@@ -250,6 +250,7 @@ def recurrence_steps(degree: Any, out: Tensor) -> int:
     "special_laguerre_polynomial_l",
     "special_legendre_polynomial_p",
     category="elementwise",
+    reads_values=True,  # a degree given as a tensor: the steps follow its values
 )
 def orthogonal_polynomial(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (x, n) -> p_n(x) per broadcast element: n - 1 recurrence steps

@@ -51,6 +51,10 @@ class Formula:
 
     fn: FormulaFn
     category: str
+    reads_values: bool = True
+    """Whether the result may depend on tensor values (not only on shapes, dtypes, strides,
+    devices and the non-tensor arguments). Only built-ins declared otherwise are False: their
+    rows may be reused for calls with equal arguments (see :mod:`opcount.row_memo`)."""
 
 
 def to_packet(key: OpKey) -> OpOverloadPacket:
@@ -95,7 +99,15 @@ class Registry:
     def __init__(self) -> None:
         self._formulas: dict[OpOverloadPacket, Formula] = {}
 
-    def add(self, key: OpKey, fn: FormulaFn, category: str, *, override: bool = False) -> None:
+    def add(
+        self,
+        key: OpKey,
+        fn: FormulaFn,
+        category: str,
+        *,
+        override: bool = False,
+        reads_values: bool = True,
+    ) -> None:
         """Register ``fn`` for ``key``; refuse a second formula unless ``override``."""
         packet = to_packet(key)
         check_category(category)
@@ -103,7 +115,7 @@ class Registry:
             raise OpCountError(f"formula for {packet} must be callable, got {fn!r}")
         if packet in self._formulas and not override:
             raise OpCountError(f"a formula for {packet} is already registered; pass override=True")
-        self._formulas[packet] = Formula(fn, category)
+        self._formulas[packet] = Formula(fn, category, reads_values)
 
     def get(self, packet: OpOverloadPacket) -> Formula | None:
         return self._formulas.get(packet)
@@ -143,15 +155,17 @@ def aten_ops(*names: str) -> list[OpOverloadPacket]:
     return found
 
 
-def register(*names: str, category: str) -> Callable[[F], F]:
+def register(*names: str, category: str, reads_values: bool = False) -> Callable[[F], F]:
     """Internal decorator: register a built-in formula for the named aten ops.
 
-    Returns the function unchanged so it stays a plain, testable function.
+    A built-in reads only tensor metadata unless it says ``reads_values=True`` (sparse nnz,
+    sequence lengths held in a tensor, a matrix norm). Returns the function unchanged so it
+    stays a plain, testable function.
     """
 
     def decorate(fn: F) -> F:
         for packet in aten_ops(*names):
-            REGISTRY.add(packet, fn, category)
+            REGISTRY.add(packet, fn, category, reads_values=reads_values)
         return fn
 
     return decorate

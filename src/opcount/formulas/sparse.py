@@ -26,7 +26,7 @@ def stored(t: Any) -> int:
     return int(t.values().numel())
 
 
-@register("sparse_sampled_addmm", category="matmul")
+@register("sparse_sampled_addmm", category="matmul", reads_values=True)
 def sparse_sampled_addmm(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # beta * S + alpha * (A @ B) at S's stored positions only: S sparse CSR [*, m, n],
     # A: [*, m, k], B: [*, k, n]; one k-long dot product per stored element
@@ -37,7 +37,7 @@ def sparse_sampled_addmm(args: Sequence[Any], kwargs: Mapping[str, Any], out: An
     return 2 * macs + extra, macs
 
 
-@register("_sparse_mm_reduce_impl", category="matmul")
+@register("_sparse_mm_reduce_impl", category="matmul", reads_values=True)
 def sparse_mm_reduce(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # S (CSR [m, k]) @ B ([k, n]) with reduce over each row's stored elements: every stored
     # element multiplies a row of B (n products) and reduces them into the output row; "sum"
@@ -53,7 +53,7 @@ def sparse_mm_reduce(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -
     return flops, products
 
 
-@register("_sparse_mm_reduce_impl_backward", category="matmul")
+@register("_sparse_mm_reduce_impl_backward", category="matmul", reads_values=True)
 def sparse_mm_reduce_backward(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     # (S, grad_out [m, n], B [k, n], reduce, arg_out, output_mask): the gradient of S's stored
     # values (a dot product of n per stored element) and of B (S^T @ grad_out, n MACs per
