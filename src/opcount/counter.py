@@ -15,6 +15,7 @@ from torch import nn
 from . import export, report, table
 from .decisions import DecisionTable, merge_overrides
 from .errors import OpCountError, UnsupportedOpError
+from .events import UNSUPPORTED
 from .formulas import REGISTRY
 from .formulas.costs import using_costs
 from .formulas.registry import OpKey
@@ -145,17 +146,17 @@ class OpCounter:
     @property
     def total_flops(self) -> int:
         """FLOPs of every op counted, forward and backward."""
-        return sum(self._require_run().events.flops)
+        return self._require_run().events.total("flops")
 
     @property
     def total_macs(self) -> int:
         """Multiply-accumulates of matmul, convolution and attention ops."""
-        return sum(self._require_run().events.macs)
+        return self._require_run().events.total("macs")
 
     @property
     def complete(self) -> bool:
         """False when some op had no formula, so the totals are a lower bound."""
-        return 2 not in self._require_run().events.statuses
+        return not self._require_run().events.has_status(UNSUPPORTED)
 
     @property
     def num_params(self) -> int:

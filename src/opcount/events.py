@@ -1,59 +1,79 @@
-"""Columnar event store: one list per column, one cheap append per op call.
+"""Event store: per op call, a row id and where the call ran; each distinct row once.
 
-Strings (op names, module names) and input shapes live in small side tables; rows hold their
-integer indices, so recording an op allocates no dict and keeps no container alive. (A kept
-tuple of ``torch.Size`` per op would stay tracked by Python's garbage collector, and every
-collection would walk all of them: on long runs that cost more than the recording itself.)
-Building a DataFrame is a handful of array takes.
+A row (op, status, costs, bytes, dtype, device, input shapes) is kept once in :attr:`rows`
+and op calls refer to it by index, so recording an op appends four small ints and allocates
+nothing: calls equal to an earlier one share its row (see :mod:`.row_memo`), and input shapes
+live in a side table too. (A kept tuple of ``torch.Size`` per op would stay tracked by
+Python's garbage collector, and every collection would walk all of them: on long runs that
+cost more than the recording itself.) Building a DataFrame is a handful of array takes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 COUNTED, FREE, UNSUPPORTED = 0, 1, 2
 STATUSES = ("counted", "free", "unsupported")
 
+Row = tuple[int, int, int, int, int, int, int, Any, Any, int]
+"""``(op_id, status, flops, macs, int_ops, bytes_read, bytes_written, dtype, device,
+shape_code)``: what one op call cost, apart from where it ran."""
+
+ROW_FIELDS = (
+    "op_id",
+    "status",
+    "flops",
+    "macs",
+    "int_ops",
+    "bytes_read",
+    "bytes_written",
+    "dtype",
+    "device",
+    "shape_code",
+)
+"""The names of a :data:`Row`'s fields, in order."""
+
 
 class EventStore:
-    """The rows of one counting run, column by column."""
+    """The op calls of one counting run: per call a row id, frame, phase and forward seq."""
 
-    __slots__ = (
-        "bytes_read",
-        "bytes_written",
-        "devices",
-        "dtypes",
-        "flops",
-        "frames",
-        "fwd_seqs",
-        "int_ops",
-        "macs",
-        "op_ids",
-        "phases",
-        "shape_table",
-        "shapes",
-        "statuses",
-    )
+    __slots__ = ("frames", "fwd_seqs", "phases", "row_ids", "rows", "shape_table")
 
     def __init__(self) -> None:
-        self.op_ids: list[int] = []
-        self.statuses: list[int] = []
-        self.flops: list[int] = []
-        self.macs: list[int] = []
-        self.int_ops: list[int] = []
-        self.bytes_read: list[int] = []
-        self.bytes_written: list[int] = []
+        self.row_ids: list[int] = []
+        """Per call, its index in :attr:`rows`."""
         self.frames: list[int] = []
         self.phases: list[int] = []
         self.fwd_seqs: list[int] = []
-        self.dtypes: list[Any] = []
-        self.devices: list[Any] = []
-        self.shapes: list[int] = []
-        """Per row, the index in ``shape_table`` of its input shapes."""
+        self.rows: list[Row] = []
+        """Distinct rows; every one is referred to by at least one call."""
         self.shape_table = ShapeTable()
 
     def __len__(self) -> int:
-        return len(self.op_ids)
+        return len(self.row_ids)
+
+    def add_row(self, row: Row) -> int:
+        """Keep ``row``; return its id."""
+        self.rows.append(row)
+        return len(self.rows) - 1
+
+    def field(self, name: str) -> list[Any]:
+        """One field of every distinct row (index these by :attr:`row_ids`)."""
+        index = ROW_FIELDS.index(name)
+        return [row[index] for row in self.rows]
+
+    def has_status(self, status: int) -> bool:
+        """Whether any call's row has ``status``."""
+        return any(row[1] == status for row in self.rows)
+
+    def total(self, name: str) -> int:
+        """The sum of an integer field over every call."""
+        index = ROW_FIELDS.index(name)
+        ids = np.fromiter(self.row_ids, dtype=np.int64, count=len(self.row_ids))
+        calls = np.bincount(ids, minlength=len(self.rows)).tolist()
+        return sum(row[index] * n for row, n in zip(self.rows, calls, strict=True) if n)
 
 
 class ShapeTable:

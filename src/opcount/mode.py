@@ -17,7 +17,7 @@ from torch._ops import OpOverload
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .decisions import Decision, DecisionTable
-from .events import COUNTED, FREE, UNSUPPORTED, EventStore
+from .events import COUNTED, FREE, UNSUPPORTED, EventStore, Row
 from .formulas.costs import active_table
 from .row_memo import MEMO_LIMIT, row_key
 from .tracker import FORWARD, ModuleTracker, graph_task_id
@@ -33,10 +33,6 @@ _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
 
 _get_sequence_nr = torch._C._autograd._get_sequence_nr
 
-Row = tuple[int, int, int, int, int, int, Any, Any, int]
-"""A measured row's values: status, flops, macs, int_ops, bytes read and written, dtype,
-device, and the index of its input shapes."""
-
 
 class CountingMode(TorchDispatchMode):
     """Records every op it sees into ``events``; never alters arguments or results."""
@@ -49,8 +45,9 @@ class CountingMode(TorchDispatchMode):
         self.events = EventStore()
         self.formula_errors: dict[int, str] = {}
         self._cached = decisions.cache.get  # bound once: this lookup runs once per op
-        self._memo: dict[tuple[Any, ...], Row] = {}  # row_key -> row, for one cost table
+        self._memo: dict[tuple[Any, ...], int] = {}  # row_key -> row id, for one cost table
         self._memo_table = active_table()
+        self._reuse = MEMO_LIMIT > 0  # 0: every call measured (no keys made)
 
     def __torch_dispatch__(
         self,
@@ -79,7 +76,7 @@ class CountingMode(TorchDispatchMode):
         # Nothing here may raise into the user's code, and the columns are appended only once
         # the whole row is known, so they stay aligned.
         events = self.events
-        seq = len(events.op_ids)
+        seq = len(events.row_ids)
         tracker = self.tracker
         try:
             if graph_task_id() != -1:
@@ -92,42 +89,34 @@ class CountingMode(TorchDispatchMode):
                 if seq_nr != tracker._last_seq_nr:
                     tracker.note_nodes(seq_nr, frame, seq)  # this op made an autograd node
 
-            row = key = None
-            if reusable:  # a call equal to an earlier one takes its row (see row_memo)
+            row_id = key = None
+            if reusable and self._reuse:  # a call equal to an earlier one takes its row
                 if active_table() is not self._memo_table:
                     self._memo_table, self._memo = active_table(), {}
                 try:
                     key = row_key(op_id, args, kwargs, out)
                     if key is not None:
-                        row = self._memo.get(key)
+                        row_id = self._memo.get(key)
                 except (TypeError, RuntimeError, NotImplementedError):
                     key = None  # unhashable (symbolic sizes), or a tensor without strides
-            if row is None:
+            if row_id is None:
                 row = self._measure(decision, args, kwargs, out, seq)
-                if key is not None and row[0] == status and len(self._memo) < MEMO_LIMIT:
-                    self._memo[key] = row  # (a formula that failed is tried at every call)
-            status, flops, macs, int_ops, read, written, dtype, device, shape_code = row
+                row_id = events.add_row(row)
+                formula_failed = row[1] != status  # (then it is tried again at every call)
+                if key is not None and not formula_failed and len(self._memo) < MEMO_LIMIT:
+                    self._memo[key] = row_id
         except Exception as error:  # recording must never break the user's run
             tracker.problems.append(
                 f"op {seq} ({self.decisions.ops[op_id].op}) could not be recorded: {error!r}"
             )
             self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
-            status, flops, macs, int_ops, read, written = UNSUPPORTED, 0, 0, 0, 0, 0
-            frame, phase, fwd_seq, dtype, device = 0, FORWARD, -1, None, None
             shape_code = events.shape_table.code(())
-        events.op_ids.append(op_id)
-        events.statuses.append(status)
-        events.flops.append(flops)
-        events.macs.append(macs)
-        events.int_ops.append(int_ops)
-        events.bytes_read.append(read)
-        events.bytes_written.append(written)
+            row_id = events.add_row((op_id, UNSUPPORTED, 0, 0, 0, 0, 0, None, None, shape_code))
+            frame, phase, fwd_seq = 0, FORWARD, -1
+        events.row_ids.append(row_id)
         events.frames.append(frame)
         events.phases.append(phase)
         events.fwd_seqs.append(fwd_seq)
-        events.dtypes.append(dtype)
-        events.devices.append(device)
-        events.shapes.append(shape_code)
         return out
 
     def _measure(
@@ -138,8 +127,8 @@ class CountingMode(TorchDispatchMode):
         out: Any,
         seq: int,
     ) -> Row:
-        """``(status, flops, macs, int_ops, bytes_read, bytes_written, dtype, device,
-        shape_code)`` of one call: the formula, the bytes and the interned input shapes."""
+        """The :data:`~.events.Row` of one call: the formula, the bytes and the interned input
+        shapes."""
         status, fn, out_names, positions, kw_names, getter = (
             decision.status,
             decision.fn,
@@ -221,7 +210,8 @@ class CountingMode(TorchDispatchMode):
             shape_code = shape_table.index.get(shapes)
         if shape_code is None:
             shape_code = shape_table.add(shapes)
-        return status, flops, macs, int_ops, read, written, dtype, device, shape_code
+        op_id = decision.op_id
+        return op_id, status, flops, macs, int_ops, read, written, dtype, device, shape_code
 
 
 def _disable_dynamo_directly() -> None:

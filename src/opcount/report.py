@@ -106,29 +106,38 @@ def rows_frame(
             {c: np.array([], dtype=np.int64 if c in INTEGER_COLUMNS else object) for c in COLUMNS},
             columns=list(COLUMNS),
         )
-    op_ids = _int_column(events.op_ids)
+    row_ids = _int_column(events.row_ids)
     frame_ids = _int_column(events.frames)
-    dtype_codes, dtypes = _codes(events.dtypes)
-    device_codes, devices = _codes(events.devices)
-    shape_codes, shapes = _int_column(events.shapes), events.shape_table.shapes
+
+    def per_call(name: str) -> np.ndarray:
+        # a field of the distinct rows, spread to the calls that share each row
+        spread: np.ndarray = _int_column(events.field(name))[row_ids]
+        return spread
+
+    op_ids = per_call("op_id")
+    dtype_codes, dtypes = _codes(events.field("dtype"))
+    device_codes, devices = _codes(events.field("device"))
+    shape_codes, shapes = per_call("shape_code"), events.shape_table.shapes
     data = {
         "seq": np.arange(n, dtype=np.int64),
         "op": _take_strings([o.op for o in ops], op_ids),
         "overload": _take_strings([o.overload for o in ops], op_ids),
         "category": _take_strings([o.category for o in ops], op_ids),
-        "status": _take_strings(STATUSES, _int_column(events.statuses)),
-        "flops": _int_column(events.flops),
-        "macs": _int_column(events.macs),
-        "int_ops": _int_column(events.int_ops),
-        "bytes_read": _int_column(events.bytes_read),
-        "bytes_written": _int_column(events.bytes_written),
+        "status": _take_strings(STATUSES, per_call("status")),
+        "flops": per_call("flops"),
+        "macs": per_call("macs"),
+        "int_ops": per_call("int_ops"),
+        "bytes_read": per_call("bytes_read"),
+        "bytes_written": per_call("bytes_written"),
         "module": _take_strings([f[0] for f in frames], frame_ids),
         "module_type": _take_strings([f[1] for f in frames], frame_ids),
         "call": np.array([f[2] for f in frames], dtype=np.int64)[frame_ids],
         "phase": _take_strings(PHASES, _int_column(events.phases)),
         "fwd_seq": _int_column(events.fwd_seqs),
-        "dtype": _take_strings([_dtype_name(d) for d in dtypes], dtype_codes),
-        "device": _take_strings(["" if d is None else str(d) for d in devices], device_codes),
+        "dtype": _take_strings([_dtype_name(d) for d in dtypes], dtype_codes[row_ids]),
+        "device": _take_strings(
+            ["" if d is None else str(d) for d in devices], device_codes[row_ids]
+        ),
         "shapes": _take_strings([_shapes_text(s) for s in shapes], shape_codes),
     }
     # copy=False: the arrays are fresh, and pandas would otherwise copy the integer columns
