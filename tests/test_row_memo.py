@@ -167,20 +167,23 @@ def test_a_formula_error_is_recorded_at_every_call() -> None:
     assert list(table["reason"]) == ["ValueError: no cost for this"]
 
 
-def test_nested_counters_with_other_costs_reuse_nothing_across_tables() -> None:
-    # an inner counter with its own costs makes its table active; the outer counter's rows
-    # for the same calls must be what measuring them gives, before, during and after
+def test_nested_counters_each_count_with_their_own_costs() -> None:
+    # an inner counter with its own costs sees the same calls as the outer one; each counts
+    # them with its own table, and reuse changes nothing
     x = torch.randn(32)
+    inner: list[OpCounter] = []
 
     def calls() -> None:
         torch.exp(x)
-        with OpCounter(costs={"transcendental": 7}):
+        with OpCounter(costs={"transcendental": 7}) as counter:
             torch.exp(x)
+        inner.append(counter)
         torch.exp(x)
 
     reused, measured = rows_both_ways(calls)
     pd.testing.assert_frame_equal(reused, measured)
-    assert list(reused["flops"]) == [32, 7 * 32, 32]
+    assert list(reused["flops"]) == [32, 32, 32]
+    assert [c.total_flops for c in inner] == [7 * 32, 7 * 32]
 
 
 def test_symbolic_shapes_are_measured() -> None:

@@ -17,7 +17,7 @@ from .decisions import DecisionTable, merge_overrides
 from .errors import OpCountError, UnsupportedOpError
 from .events import UNSUPPORTED
 from .formulas import REGISTRY
-from .formulas.costs import using_costs
+from .formulas.costs import cost_table
 from .formulas.registry import OpKey
 from .mode import CountingMode
 from .params import count_params, params_by_module
@@ -37,7 +37,8 @@ class OpCounter:
         formulas: per-counter formulas, ``{op: fn}`` or ``{op: (fn, category)}``, overriding
             the built-in ones; ``fn(args, kwargs, out) -> (flops, macs)``.
         costs: per-element FLOP costs overriding entries of the cost table for this counter's
-            runs, e.g. ``{"gelu": 8}`` (see ``opcount.DEFAULT_COSTS``).
+            runs, e.g. ``{"gelu": 8}`` (see ``opcount.DEFAULT_COSTS``); a counter nested in
+            another counts with its own costs.
         strict: raise :class:`~opcount.UnsupportedOpError` on exit if any op had no formula.
         warn: emit one warning per run listing ops without a formula.
         record_shapes: keep the input and output shapes of each module call (as tuples of
@@ -61,9 +62,7 @@ class OpCounter:
         self.warn = warn
         self.record_shapes = record_shapes
         self._registry = merge_overrides(REGISTRY, formulas)
-        self._costs = dict(costs) if costs else None
-        with using_costs(self._costs):  # validate now, not at the first op
-            pass
+        self._costs = cost_table(costs)  # checked now, not at the first op
         self._exit_stack: ExitStack | None = None
         self._mode: CountingMode | None = None
         self._tracker: ModuleTracker | None = None
@@ -78,10 +77,9 @@ class OpCounter:
             raise OpCountError("this OpCounter is already counting; use a second OpCounter")
         self._decisions = DecisionTable(self._registry)
         self._tracker = ModuleTracker(self.model, record_shapes=self.record_shapes)
-        self._mode = CountingMode(self._decisions, self._tracker)
+        self._mode = CountingMode(self._decisions, self._tracker, self._costs)
         self._rows = None
         with ExitStack() as stack:
-            stack.enter_context(using_costs(self._costs))
             self._tracker.attach()
             stack.callback(self._tracker.detach)
             stack.enter_context(self._mode)

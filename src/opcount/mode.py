@@ -18,7 +18,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from .decisions import Decision, DecisionTable
 from .events import COUNTED, FREE, UNSUPPORTED, EventStore, Row
-from .formulas.costs import active_table
+from .formulas.costs import DEFAULT_COSTS, activate
 from .row_memo import MEMO_LIMIT, row_key
 from .tracker import FORWARD, ModuleTracker, graph_task_id
 
@@ -37,7 +37,12 @@ _get_sequence_nr = torch._C._autograd._get_sequence_nr
 class CountingMode(TorchDispatchMode):
     """Records every op it sees into ``events``; never alters arguments or results."""
 
-    def __init__(self, decisions: DecisionTable, tracker: ModuleTracker) -> None:
+    def __init__(
+        self,
+        decisions: DecisionTable,
+        tracker: ModuleTracker,
+        costs: Mapping[str, int] = DEFAULT_COSTS,
+    ) -> None:
         super().__init__()
         _disable_dynamo_directly()
         self.decisions = decisions
@@ -45,8 +50,8 @@ class CountingMode(TorchDispatchMode):
         self.events = EventStore()
         self.formula_errors: dict[int, str] = {}
         self._cached = decisions.cache.get  # bound once: this lookup runs once per op
-        self._memo: dict[tuple[Any, ...], int] = {}  # row_key -> row id, for one cost table
-        self._memo_table = active_table()
+        self.costs = costs  # the cost table every formula call here reads
+        self._memo: dict[tuple[Any, ...], int] = {}  # row_key -> row id
         self._reuse = MEMO_LIMIT > 0  # 0: every call measured (no keys made)
 
     def __torch_dispatch__(
@@ -91,8 +96,6 @@ class CountingMode(TorchDispatchMode):
 
             row_id = key = None
             if reusable and self._reuse:  # a call equal to an earlier one takes its row
-                if active_table() is not self._memo_table:
-                    self._memo_table, self._memo = active_table(), {}
                 try:
                     key = row_key(op_id, args, kwargs, out)
                     if key is not None:
@@ -164,6 +167,7 @@ class CountingMode(TorchDispatchMode):
 
         flops = macs = int_ops = 0
         if status == COUNTED:
+            previous = activate(self.costs)  # this counter's costs, even inside another's
             try:
                 flops, macs = fn(args, kwargs or _NO_KWARGS, out)  # type: ignore[misc]
             except Exception as error:  # a formula must never break the user's run
@@ -175,6 +179,8 @@ class CountingMode(TorchDispatchMode):
                     # FLOPs; an op with a float operand or result anywhere (`where` with
                     # a bool condition first) is floating-point work
                     int_ops, flops = flops, 0
+            finally:
+                activate(previous)
 
         shape_list: list[Any] = []
         read = written = 0

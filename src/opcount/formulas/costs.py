@@ -8,8 +8,7 @@ can override any entry for one run; ``docs/formulas.md`` lists this table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
 from ..errors import OpCountError
 
@@ -615,7 +614,7 @@ define(
 )
 
 
-_active: dict[str, int] = DEFAULT_COSTS  # the same dict, so later define() calls show
+_active: Mapping[str, int] = DEFAULT_COSTS  # the same dict, so later define() calls show
 
 
 def cost(name: str) -> int:
@@ -624,18 +623,16 @@ def cost(name: str) -> int:
 
 
 def active_table() -> Mapping[str, int]:
-    """The table in effect. :func:`using_costs` replaces it and never changes it in place, so a
-    hot formula may cache sums of its entries until this returns another object."""
+    """The table in effect. Tables are replaced, never changed in place, so a hot formula may
+    cache sums of its entries until this returns another object."""
     return _active
 
 
-@contextmanager
-def using_costs(overrides: Mapping[str, int] | None) -> Iterator[None]:
-    """Make ``overrides`` active (on top of the defaults) for the duration of the block."""
-    global _active
+def cost_table(overrides: Mapping[str, int] | None) -> Mapping[str, int]:
+    """The defaults with ``overrides`` on top (the defaults themselves when there are none),
+    checked: every name must be a known cost and every value a non-negative int."""
     if not overrides:
-        yield
-        return
+        return DEFAULT_COSTS
     for name, value in overrides.items():
         if name not in DEFAULT_COSTS:
             raise OpCountError(
@@ -643,9 +640,14 @@ def using_costs(overrides: Mapping[str, int] | None) -> Iterator[None]:
             )
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise OpCountError(f"cost {name!r} must be a non-negative int, got {value!r}")
+    return {**DEFAULT_COSTS, **overrides}
+
+
+def activate(table: Mapping[str, int]) -> Mapping[str, int]:
+    """Make ``table`` (from :func:`cost_table`) the one formulas read; return the one it
+    replaces. The dispatch mode activates its counter's table around each formula call, so
+    counters nested in one another each count with their own costs."""
+    global _active
     previous = _active
-    _active = {**DEFAULT_COSTS, **overrides}
-    try:
-        yield
-    finally:
-        _active = previous
+    _active = table
+    return previous
