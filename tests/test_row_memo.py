@@ -78,6 +78,28 @@ def test_views_strides_and_broadcasts_are_told_apart() -> None:
     assert list(sums["bytes_read"]) == [64 * 64 * element, 64 * 64 * element, 64 * element]
 
 
+def test_free_ops_are_keyed_by_their_inputs() -> None:
+    # a view moves nothing, so its row is its input shapes, dtype and device: views of equal
+    # inputs share a row whatever their arguments; other inputs get their own
+    x = torch.randn(16)
+    y = torch.randn(16, dtype=torch.float64)
+    z = torch.empty(16, device="meta")
+
+    def calls() -> None:
+        x.view(4, 4)
+        x.view(2, 8)
+        y.view(4, 4)  # another dtype
+        z.view(4, 4)  # another device
+
+    reused, measured = rows_both_ways(calls)
+    pd.testing.assert_frame_equal(reused, measured)
+    views = reused[reused["op"] == "aten.view"]
+    assert list(views["shapes"]) == ["[[16]]"] * 4
+    assert list(views["dtype"]) == ["float32", "float32", "float64", "float32"]
+    assert list(views["device"]) == ["cpu", "cpu", "cpu", "meta"]
+    assert set(views["bytes_read"]) == {0}
+
+
 def test_scalar_and_list_arguments_are_part_of_the_key() -> None:
     x = torch.randn(16)
     z = torch.randn(16, dtype=torch.complex64)

@@ -19,6 +19,7 @@ from .errors import OpCountError
 from .events import COUNTED, FREE, UNSUPPORTED
 from .formulas import FREE_OPS, FormulaFn, Registry
 from .formulas.registry import OpKey, to_packet
+from .row_memo import RowKeyFn, free_row_key, row_key
 
 
 class Decision(NamedTuple):
@@ -40,10 +41,10 @@ class Decision(NamedTuple):
     ``Tensor?`` without a default (always passed positionally; a tensor, None, or for a
     wrapped scalar a Python number): the one position as an int, or an ``itemgetter`` of
     several; None where ``positions`` and ``kw_names`` must be walked."""
-    reusable: bool
-    """Whether a measured row may be reused for a later call with equal arguments (see
-    :mod:`.row_memo`): the tensor slots are plain (``getter`` set), the op is not decomposed,
-    and its formula, if any, reads no tensor values."""
+    row_key: RowKeyFn | None
+    """How to key a call's row for reuse by later equal calls (see :mod:`.row_memo`); None
+    where rows are never reused: tensor slots that are not plain (``getter`` None), ops that
+    are decomposed, and formulas that read tensor values."""
 
 
 class OpInfo(NamedTuple):
@@ -94,10 +95,10 @@ class DecisionTable:
         out_names = frozenset(a.name for a in arguments if a.is_out)
         positions, kw_names = _tensor_slots(arguments)
         getter = _tensor_getter(arguments, positions, kw_names)
-        reusable = getter is not None and not composite and not reads_values
-        return Decision(
-            op_id, status, fn, composite, out_names, positions, kw_names, getter, reusable
-        )
+        key: RowKeyFn | None = None
+        if getter is not None and not composite and not reads_values:
+            key = free_row_key if status == FREE else row_key
+        return Decision(op_id, status, fn, composite, out_names, positions, kw_names, getter, key)
 
 
 _PLAIN_TYPES = (

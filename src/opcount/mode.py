@@ -19,7 +19,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from .decisions import Decision, DecisionTable
 from .events import COUNTED, FREE, UNSUPPORTED, EventStore, Row
 from .formulas.costs import DEFAULT_COSTS, activate
-from .row_memo import MEMO_LIMIT, row_key
+from .row_memo import MEMO_LIMIT
 from .tracker import FORWARD, ModuleTracker, graph_task_id
 
 _INTEGER_DTYPES = frozenset(
@@ -67,7 +67,7 @@ class CountingMode(TorchDispatchMode):
         decision = self._cached(id(func))
         if decision is None:
             decision = self.decisions.get(func)
-        op_id, status, _, composite, _, _, _, _, reusable = decision
+        op_id, status, _, composite, _, _, _, _, key_of = decision
         if composite and (composite is True or _device_type(args) in composite):
             # Under inference_mode composites (linear, conv2d, matmul, ...) arrive whole; run
             # their decomposition through this mode so their parts are counted as in grad mode.
@@ -95,9 +95,9 @@ class CountingMode(TorchDispatchMode):
                     tracker.note_nodes(seq_nr, frame, seq)  # this op made an autograd node
 
             row_id = key = None
-            if reusable and self._reuse:  # a call equal to an earlier one takes its row
+            if key_of is not None and self._reuse:  # an equal earlier call lends its row
                 try:
-                    key = row_key(op_id, args, kwargs, out)
+                    key = key_of(op_id, args, kwargs, out)
                     if key is not None:
                         row_id = self._memo.get(key)
                 except (TypeError, RuntimeError, NotImplementedError):

@@ -13,6 +13,9 @@ measuring again. The key holds:
 - the output tensors by shape, dtype and contiguity (strides when not contiguous), since an
   output's size can depend on values (``nonzero``) and its bytes are counted.
 
+A free op's row (a view, an allocation) holds no costs or bytes, so its key is only the
+overload, the input shapes and the first input's dtype and device (:func:`free_row_key`).
+
 Anything the key cannot hold exactly (a symbolic size, an unhashable argument, a sparse or
 nested tensor) makes the call measure as usual. Formulas that read tensor values are registered
 with ``reads_values=True`` and never reuse rows; so are all user formulas.
@@ -20,11 +23,14 @@ with ``reads_values=True`` and never reuse rows; so are all user formulas.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
+
+RowKeyFn = Callable[[int, Sequence[Any], Mapping[str, Any] | None, Any], tuple[Any, ...] | None]
+"""``key(op_id, args, kwargs, out)``: :func:`row_key` or :func:`free_row_key`."""
 
 MEMO_LIMIT = 100_000
 """Most rows kept per counter: enough for every distinct call of a large model, while a run
@@ -78,6 +84,25 @@ def row_key(
     else:
         key.append(type(out))
         key.append(out)
+    return tuple(key)
+
+
+def free_row_key(
+    op_id: int, args: Sequence[Any], kwargs: Mapping[str, Any] | None, out: Any
+) -> tuple[Any, ...] | None:
+    """The key of a free op's row (a view or an allocation): it moves no bytes and has no
+    formula, so its row holds only the input shapes and the first input's dtype and device."""
+    key: list[Any] = [op_id]
+    first = None
+    for value in args:
+        if isinstance(value, Tensor):
+            if first is None:
+                first = value
+            key.append(value.shape)
+    if first is None:
+        return None  # the row takes the output's dtype and device
+    key.append(first.dtype)
+    key.append(first.device)
     return tuple(key)
 
 
