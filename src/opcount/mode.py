@@ -2,7 +2,8 @@
 
 This is the hot path: it runs once per aten op of the user's model, so it does only what the row
 needs, with everything that depends on the overload alone (formula, category, composite or not,
-where the tensor arguments sit) decided once per overload in :mod:`.decisions`.
+where the tensor arguments sit) decided once per overload in :mod:`.decisions`. A call equal to
+an earlier one takes that call's row (:mod:`.row_memo`); only the others are measured.
 """
 
 from __future__ import annotations
@@ -77,9 +78,8 @@ class CountingMode(TorchDispatchMode):
                 return result
         out = func(*args, **kwargs) if kwargs else func(*args)
 
-        # Recording: this runs once per aten op, so the common path is written out inline.
-        # Nothing here may raise into the user's code, and the columns are appended only once
-        # the whole row is known, so they stay aligned.
+        # Recording: this runs once per aten op. Nothing here may raise into the user's code,
+        # and the columns are appended only once the whole row is known, so they stay aligned.
         events = self.events
         seq = len(events.row_ids)
         tracker = self.tracker
