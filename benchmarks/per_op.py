@@ -3,7 +3,9 @@
 The work is a loop over six tiny ops of different kinds (pointwise add and mul, an activation,
 a free view, a reduction and a 4x4 matmul), so the cost is an average over the formula paths a
 real model takes, not the cheapest one. The calls repeat, so opcount reuses their rows; the
-"no reuse" variant measures every call, as a run whose calls never repeat would. Overhead per
+"no reuse" variant measures every call, as a run whose calls never repeat would. The
+"recording floor" variant keeps only the op, its input shapes, dtype and device and the two
+attribution reads per call: about the least a counter recording every column adds. Overhead per
 op = (time in the mode - plain time) / ops, timed in CPU time of this thread (all of it runs
 on one thread).
 """
@@ -35,7 +37,7 @@ def _work(rounds: int) -> None:
 def run(quick: bool) -> list[Result]:
     rounds, repeats = (300, 5) if quick else (3000, 21)
     ops = rounds * OPS_PER_ROUND
-    variants = (*DEFAULT_VARIANTS, "opcount, no reuse")
+    variants = (*DEFAULT_VARIANTS, "opcount, no reuse", "recording floor")
     cases = instrumented(lambda: _work(rounds), variants)
     medians = interleaved(cases, repeats, clock=time.thread_time)
     plain = medians["plain"]
@@ -66,6 +68,23 @@ def run(quick: bool) -> list[Result]:
             None,
             "<= 0.25x",
             to_flop <= 0.25,
+        )
+    )
+    floor = per_op["recording floor"]
+    results.append(
+        Result(
+            NAME,
+            "recording floor added / empty mode added",
+            floor / per_op["empty mode"],
+            "x",
+        )
+    )
+    results.append(
+        Result(
+            NAME,
+            "recording floor added / FlopCounterMode added",
+            floor / per_op["FlopCounterMode"],
+            "x",
         )
     )
     return results

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
+import torch
+from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -25,6 +27,45 @@ class EmptyMode(TorchDispatchMode):
         kwargs: Mapping[str, Any] | None = None,
     ) -> Any:
         return func(*args, **(kwargs or {}))
+
+
+_graph_task_id = torch._C._current_graph_task_id
+_sequence_nr = torch._C._autograd._get_sequence_nr
+
+
+class RecordingFloorMode(TorchDispatchMode):
+    """About the least a counter keeping a row per op adds to :class:`EmptyMode`: the op, each
+    input tensor's shape, the first input's dtype and device, and the two reads that attribute
+    an op (whether a backward pass runs, and the autograd sequence number that maps a backward
+    op to its forward op), one list append per op. No module stack, formula, bytes or key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[Any, ...]] = []
+        self.stack: list[int] = []  # a module stack's top is read per op (no hooks fill it)
+
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Sequence[type],
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> Any:
+        out = func(*args, **(kwargs or {}))
+        first = None
+        shapes = []
+        for value in args:
+            if isinstance(value, Tensor):
+                if first is None:
+                    first = value
+                shapes.append(value.shape)
+        stack = self.stack
+        place = (_graph_task_id(), stack[-1] if stack else 0, _sequence_nr())
+        if first is None:
+            self.rows.append((func, (), None, None, place))
+        else:
+            self.rows.append((func, tuple(shapes), first.dtype, first.device, place))
+        return out
 
 
 @contextmanager
@@ -56,6 +97,7 @@ VARIANTS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "opcount": opcount_counter,
     "FlopCounterMode": lambda: FlopCounterMode(display=False),
     "opcount, no reuse": opcount_measuring_every_call,
+    "recording floor": RecordingFloorMode,
 }
 """Name -> context manager factory; ``plain`` is the uninstrumented run."""
 

@@ -21,8 +21,9 @@ def test_runner_quick_per_op_writes_markdown(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "opcount: added per op" in done.stdout
     assert "opcount, no reuse: added per op" in done.stdout
+    assert "recording floor added / FlopCounterMode added" in done.stdout
     text = output.read_text(encoding="utf-8")
     assert "| family | measurement | value | unit | vs plain | target | met |" in text
     assert "torch " in text  # the machine line names the torch version
     rows = [line for line in text.splitlines() if line.startswith("| per_op |")]
-    assert len(rows) == 7  # plain, 4 variants, 2 target ratios
+    assert len(rows) == 10  # plain, 5 variants, 2 target ratios, 2 floor ratios
