@@ -6,7 +6,7 @@ for overloads whose formula reads only tensor metadata, a row is kept under a ke
 everything it can depend on, and a later call with an equal key takes the kept row instead of
 measuring again. The key holds:
 
-- the overload (its row id);
+- the overload (its op id);
 - every positional and keyword argument: a tensor by its shape, dtype and contiguity (its
   strides too when not contiguous, as bytes follow them), anything else by its type and value;
 - the device of the first tensor (the row's device);
