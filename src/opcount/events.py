@@ -66,7 +66,7 @@ class EventStore:
 
     def has_status(self, status: int) -> bool:
         """Whether any call's row has ``status``."""
-        return any(row[1] == status for row in self.rows)
+        return status in self.field("status")
 
     def total(self, name: str) -> int:
         """The sum of an integer field over every call."""

@@ -55,21 +55,14 @@ def row_key(
                 device = value.device
             if not _add_tensor(key, value):
                 return None
-        elif type(value) is list:
-            key.append(tuple(value))
         else:
-            key.append(type(value))  # as for keyword arguments below
-            key.append(value)
+            _add_value(key, value)
     if kwargs:
         for name, value in kwargs.items():
             if isinstance(value, Tensor):
                 return None  # an out= tensor (or an input a caller passed by name)
             key.append(name)
-            if type(value) is list:
-                key.append(tuple(value))
-            else:
-                key.append(type(value))  # 2 == 2.0 == 2 + 0j, but a complex alpha costs more
-                key.append(value)
+            _add_value(key, value)
     key.append(device)
     if isinstance(out, Tensor):
         if not _add_tensor(key, out):
@@ -80,10 +73,9 @@ def row_key(
                 if not _add_tensor(key, value):
                     return None
             else:
-                key.append(value)
+                _add_value(key, value)
     else:
-        key.append(type(out))
-        key.append(out)
+        _add_value(key, out)
     return tuple(key)
 
 
@@ -104,6 +96,16 @@ def free_row_key(
     key.append(first.dtype)
     key.append(first.device)
     return tuple(key)
+
+
+def _add_value(key: list[Any], value: Any) -> None:
+    """Append a non-tensor argument or result: a list as a tuple (it must hash), anything
+    else with its type, since ``2 == 2.0 == 2 + 0j`` but a complex factor costs more."""
+    if type(value) is list:
+        key.append(tuple(value))
+    else:
+        key.append(type(value))
+        key.append(value)
 
 
 def _add_tensor(key: list[Any], t: Tensor) -> bool:
