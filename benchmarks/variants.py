@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-import opcount.mode
+import opcount.engine.mode
 from opcount import OpCounter
 
 
@@ -82,13 +82,13 @@ def opcount_counter() -> Iterator[OpCounter]:
 def opcount_measuring_every_call() -> Iterator[OpCounter]:
     """:func:`opcount_counter` with row reuse off: every call measured, as in a run whose
     calls never repeat (opcount reuses the row of a call equal to an earlier one)."""
-    limit = opcount.mode.MEMO_LIMIT
-    opcount.mode.MEMO_LIMIT = 0
+    limit = opcount.engine.mode.MEMO_LIMIT
+    opcount.engine.mode.MEMO_LIMIT = 0
     try:
         with opcount_counter() as counter:
             yield counter
     finally:
-        opcount.mode.MEMO_LIMIT = limit
+        opcount.engine.mode.MEMO_LIMIT = limit
 
 
 VARIANTS: dict[str, Callable[[], AbstractContextManager[Any]]] = {

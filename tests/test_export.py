@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from opcount import OpCounter, OpCountError, read_csv, read_json, read_parquet
-from opcount.export import (
+from opcount.reports.export import (
     SCHEMA_VERSION,
     column_scale,
     paper_table,
     rows_to_json,
     write_parquet,
 )
-from opcount.report import COLUMNS
+from opcount.reports.frames import COLUMNS
 from report_models import TinyTransformer, TwoTower
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from opcount import OpCounter, OpCountError, plot_categories, plot_modules
-from opcount.plot import category_bars, module_bars
+from opcount.reports.plot import category_bars, module_bars
 from report_models import TinyTransformer
 
 matplotlib.use("Agg")

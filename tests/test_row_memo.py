@@ -1,6 +1,7 @@
-"""Reused rows (opcount.row_memo): a call equal to an earlier one takes the earlier call's row,
-so every test here compares a counter that reuses rows with one that cannot (``no_reuse``) or
-with a closed form, on calls built to differ only in what the key must tell apart."""
+"""Reused rows (opcount.engine.row_memo): a call equal to an earlier one takes the earlier
+call's row, so every test here compares a counter that reuses rows with one that cannot
+(``no_reuse``) or with a closed form, on calls built to differ only in what the key must
+tell apart."""
 
 from __future__ import annotations
 
@@ -16,21 +17,21 @@ import torch
 import torchvision
 from torch import nn
 
-import opcount.mode
+import opcount.engine.mode
 from helpers import count
 from opcount import OpCounter
-from opcount.report import COLUMNS
+from opcount.reports.frames import COLUMNS
 
 
 @contextmanager
 def no_reuse() -> Iterator[None]:
     """Counters made inside keep no rows for reuse: every call is measured."""
-    limit = opcount.mode.MEMO_LIMIT
-    opcount.mode.MEMO_LIMIT = 0
+    limit = opcount.engine.mode.MEMO_LIMIT
+    opcount.engine.mode.MEMO_LIMIT = 0
     try:
         yield
     finally:
-        opcount.mode.MEMO_LIMIT = limit
+        opcount.engine.mode.MEMO_LIMIT = limit
 
 
 def rows_both_ways(fn: Callable[[], Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -232,7 +233,7 @@ def test_symbolic_shapes_are_measured() -> None:
 
 @pytest.mark.parametrize("limit", [0, 1])
 def test_the_memo_stops_growing_at_its_limit(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(opcount.mode, "MEMO_LIMIT", limit)
+    monkeypatch.setattr(opcount.engine.mode, "MEMO_LIMIT", limit)
     with OpCounter() as counter:
         for n in range(1, 5):
             torch.randn(n).exp()

@@ -17,7 +17,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from opcount import OpCounter, OpCountError
-from opcount.format import (
+from opcount.reports.format import (
     elide,
     format_compact,
     format_count,
@@ -26,7 +26,7 @@ from opcount.format import (
     format_share,
     render_table,
 )
-from opcount.table import (
+from opcount.reports.table import (
     cell,
     default_columns,
     fit_columns,

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from .counter import OpCounter
 from .errors import OpCountError, UnsupportedOpError
-from .export import read_json, read_parquet
 from .formulas import CATEGORIES, register_formula
 from .formulas.costs import DEFAULT_COSTS
-from .params import count_params, params_by_dtype, params_by_module
-from .plot import plot_categories, plot_modules
-from .report import COLUMNS, read_csv
+from .reports.export import read_json, read_parquet
+from .reports.frames import COLUMNS, read_csv
+from .reports.params import count_params, params_by_dtype, params_by_module
+from .reports.plot import plot_categories, plot_modules
 
 __version__ = "0.1.0"
 

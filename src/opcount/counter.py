@@ -12,16 +12,16 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
-from . import export, report, table
-from .decisions import DecisionTable, merge_overrides
+from .engine.decisions import DecisionTable, merge_overrides
+from .engine.events import UNSUPPORTED
+from .engine.mode import CountingMode
+from .engine.tracker import ModuleTracker
 from .errors import OpCountError, UnsupportedOpError
-from .events import UNSUPPORTED
 from .formulas import REGISTRY
 from .formulas.costs import cost_table
 from .formulas.registry import OpKey
-from .mode import CountingMode
-from .params import count_params, params_by_module
-from .tracker import ModuleTracker
+from .reports import export, frames, table
+from .reports.params import count_params, params_by_module
 
 
 class OpCounter:
@@ -132,12 +132,12 @@ class OpCounter:
         mode = self._require_run()
         if self._rows is None or len(self._rows) != len(mode.events):
             assert self._decisions is not None
-            self._rows = report.rows_frame(mode.events, self._decisions.ops, mode.tracker.frames)
-        return report.handed_out(self._rows)
+            self._rows = frames.rows_frame(mode.events, self._decisions.ops, mode.tracker.frames)
+        return frames.handed_out(self._rows)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the rows to ``path``; :func:`opcount.read_csv` reads them back exactly."""
-        report.write_csv(self.to_dataframe(), path)
+        frames.write_csv(self.to_dataframe(), path)
 
     # -- totals ------------------------------------------------------------------------------
 
@@ -178,41 +178,41 @@ class OpCounter:
         tracker = mode.tracker
         shapes = None
         if self.record_shapes:
-            shapes = report.module_shapes(
+            shapes = frames.module_shapes(
                 tracker.frames,
                 tracker.input_shapes,
                 tracker.output_shapes,
                 tracker.shape_table.shapes,
             )
         params = params_by_module(self.model) if self.model is not None else None
-        return report.by_module(
+        return frames.by_module(
             self.to_dataframe(), tracker.frames, depth, phase, params=params, shapes=shapes
         )
 
     def by_op(self) -> pd.DataFrame:
         """Per aten op: calls, FLOPs, MACs and bytes."""
-        return report.by_op(self.to_dataframe())
+        return frames.by_op(self.to_dataframe())
 
     def unsupported_ops(self) -> pd.DataFrame:
         """Ops that had no formula, with call counts and the modules that ran them."""
         mode = self._require_run()
-        return report.unsupported_ops(self.to_dataframe(), mode.formula_errors)
+        return frames.unsupported_ops(self.to_dataframe(), mode.formula_errors)
 
     def by_category(self) -> pd.DataFrame:
         """Per op category (matmul, conv, attention, norm, ...): calls and costs."""
-        return report.by_category(self.to_dataframe())
+        return frames.by_category(self.to_dataframe())
 
     def by_phase(self) -> pd.DataFrame:
         """Per phase that ran (forward, backward, recompute): calls and costs."""
-        return report.by_phase(self.to_dataframe())
+        return frames.by_phase(self.to_dataframe())
 
     def by_dtype(self) -> pd.DataFrame:
         """Per dtype: calls and costs (integer arithmetic in ``int_ops``)."""
-        return report.by_dtype(self.to_dataframe())
+        return frames.by_dtype(self.to_dataframe())
 
     def by_module_and_op(self) -> pd.DataFrame:
         """Per (module, aten op): each module's own ops, not its children's."""
-        return report.by_module_and_op(self.to_dataframe())
+        return frames.by_module_and_op(self.to_dataframe())
 
     def uncalled_modules(self) -> pd.DataFrame:
         """Modules of the model that never ran forward (containers such as ``ModuleList``,
@@ -223,7 +223,7 @@ class OpCounter:
         paths = list(self.model.named_modules(remove_duplicate=False))
         ids = {name: id(module) for name, module in paths}
         called = {ids[f[0]] for f in mode.tracker.frames if f[0] in ids}
-        return report.uncalled_modules(
+        return frames.uncalled_modules(
             params_by_module(self.model), [id(m) for _, m in paths], called
         )
 
@@ -328,7 +328,7 @@ class OpCounter:
         Levels count the modules that ran, so the blocks of a ``ModuleList`` (which has no
         forward of its own) are one level below their model.
 
-        ``columns`` picks from ``opcount.table.TABLE_COLUMNS`` (``"type"``, ``"input"``,
+        ``columns`` picks from ``opcount.reports.table.TABLE_COLUMNS`` (``"type"``, ``"input"``,
         ``"output"``, ``"kernel"``, ``"params"``, ``"macs"``, ``"flops"``, ``"backward_flops"``,
         ``"share"``, ...); columns that do not fit in ``width`` characters are left out and
         named below the table (``width=None``: no limit).

@@ -1,4 +1,5 @@
 """Drop-in replacements for the classic counters, with opcount's numbers.
+May import ``counter``, ``reports``, ``formulas`` and ``errors``; nothing in opcount imports it.
 
 Change one import and keep your code::
 

@@ -18,7 +18,7 @@ from torch.utils._python_dispatch import _disable_current_modes
 
 from ..counter import OpCounter
 from ..errors import OpCountError
-from ..report import module_ancestors
+from ..reports.frames import module_ancestors
 
 Rule = Callable[[nn.Module, Any, Any], Any]
 """A user's counting rule: ``rule(module, inputs, output)``, adding to a module attribute."""

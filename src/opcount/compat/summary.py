@@ -12,8 +12,8 @@ from typing import Any
 
 from torch import nn
 
-from ..format import format_count
-from ..params import count_params
+from ..reports.format import format_count
+from ..reports.params import count_params
 from ._run import count_forward
 
 

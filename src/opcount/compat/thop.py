@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import OpCountError
-from ..params import params_by_module
+from ..reports.params import params_by_module
 from ._run import Rule, count_forward, module_macs
 
 LayerInfo = dict[str, tuple[float, float, "LayerInfo"]]

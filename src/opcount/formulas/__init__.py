@@ -1,4 +1,5 @@
 """Cost formulas: the registry, the built-in formulas by op family, and the free-op set.
+Pure functions of shapes: may import torch and ``errors`` only, never another part of opcount.
 
 Importing this package registers every built-in formula in :data:`REGISTRY`.
 """

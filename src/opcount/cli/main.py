@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from .counter import OpCounter
-from .errors import OpCountError
-from .format import format_compute
+from ..counter import OpCounter
+from ..errors import OpCountError
+from ..reports.format import format_compute
 from .inputs import DTYPES, InputSpec, InputSpecError, parse_input
 from .models import LoadedModel, ModelError, UsageError, load_model
 from .sweep import SweepRow, render_sweep, sweep_frame, sweep_models

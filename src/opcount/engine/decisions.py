@@ -15,10 +15,10 @@ import torch
 from torch._C import DispatchKey
 from torch._ops import OpOverload
 
-from .errors import OpCountError
+from ..errors import OpCountError
+from ..formulas import FREE_OPS, FormulaFn, Registry
+from ..formulas.registry import OpKey, to_packet
 from .events import COUNTED, FREE, UNSUPPORTED
-from .formulas import FREE_OPS, FormulaFn, Registry
-from .formulas.registry import OpKey, to_packet
 from .row_memo import RowKeyFn, free_row_key, row_key
 
 

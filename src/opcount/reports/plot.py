@@ -6,15 +6,21 @@ object-oriented API (no pyplot state), so they work under any backend and in not
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 
-from .errors import OpCountError
+from ..errors import OpCountError
 from .format import format_compact
 
-if TYPE_CHECKING:
-    from .counter import OpCounter
+
+class CountedRun(Protocol):
+    """What a chart reads of a run (an ``OpCounter``): its rows and its module table."""
+
+    def to_dataframe(self) -> pd.DataFrame: ...
+
+    def by_module(self) -> pd.DataFrame: ...
+
 
 _COLORS = {"forward": "#4C72B0", "backward": "#DD8452"}
 
@@ -91,7 +97,7 @@ def _bars(data: pd.DataFrame, label: str, title: str) -> Any:
     return figure
 
 
-def plot_modules(counter: OpCounter, top: int = 10, depth: int | None = None) -> Any:
+def plot_modules(counter: CountedRun, top: int = 10, depth: int | None = None) -> Any:
     """A horizontal bar chart of the ``top`` modules by FLOPs, forward and backward stacked;
     returns the matplotlib ``Figure`` (``fig.savefig("modules.png")``)."""
     data = module_bars(counter.by_module(), top, depth)
@@ -99,7 +105,7 @@ def plot_modules(counter: OpCounter, top: int = 10, depth: int | None = None) ->
     return _bars(data, "module", f"Top {len(data)} modules by FLOPs ({scope})")
 
 
-def plot_categories(counter: OpCounter) -> Any:
+def plot_categories(counter: CountedRun) -> Any:
     """A horizontal bar chart of FLOPs per op category, forward and backward stacked;
     returns the matplotlib ``Figure``."""
     return _bars(category_bars(counter.to_dataframe()), "category", "FLOPs by op category")

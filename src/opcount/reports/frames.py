@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .decisions import OpInfo
-from .events import STATUSES, EventStore
+from ..engine.decisions import OpInfo
+from ..engine.events import STATUSES, EventStore
+from ..engine.tracker import OUTSIDE, PHASES, UNATTRIBUTED
 from .params import PARAM_COUNT_COLUMNS
-from .tracker import OUTSIDE, PHASES, UNATTRIBUTED
 
 COLUMNS = (
     "seq",
@@ -240,7 +240,7 @@ def by_module(
 
     ``self_*`` columns hold the module's own ops (their sum over all modules is the total);
     the unprefixed columns include every module nested below it in the call path. ``params``
-    (a :func:`~opcount.params.params_by_module` frame) adds parameter columns; ``shapes``
+    (a :func:`~opcount.reports.params.params_by_module` frame) adds parameter columns; ``shapes``
     (``{module: (input_shapes, output_shapes)}``) adds the shapes of each module's first call.
     """
     if phase is not None:
@@ -439,8 +439,8 @@ def uncalled_modules(
     params: pd.DataFrame, module_ids: Sequence[int], called: set[int]
 ) -> pd.DataFrame:
     """Modules of the model that never ran forward: ``params`` is the model's
-    :func:`~opcount.params.params_by_module` frame, ``module_ids`` the ``id()`` of each of its
-    rows' module and ``called`` the ids of the modules that ran (by any path)."""
+    :func:`~opcount.reports.params.params_by_module` frame, ``module_ids`` the ``id()`` of each
+    of its rows' module and ``called`` the ids of the modules that ran (by any path)."""
     keep = [
         i not in called and t not in _CONTAINER_TYPES
         for i, t in zip(module_ids, params["module_type"])

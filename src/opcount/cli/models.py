@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import OpCountError
+from ..errors import OpCountError
 from .inputs import InputSpec
 
 

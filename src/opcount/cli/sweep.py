@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 import torch
 
-from .format import format_compute, format_params, render_table
+from ..reports.format import format_compute, format_params, render_table
+from ..reports.params import count_params
 from .inputs import InputSpec
 from .models import ModelError, UsageError, load_model
-from .params import count_params
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The printed report: small pure functions from module records to plain text or HTML.
 
-Records are plain mappings keyed by :func:`opcount.report.by_module` column names, so every step
-can be tested on hand-written data without a model; numbers are scaled to units only here.
+Records are plain mappings keyed by :func:`opcount.reports.frames.by_module` column names, so
+every step can be tested on hand-written data without a model; numbers are scaled to units only
+here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import OpCountError
+from ..errors import OpCountError
 from .format import (
     elide,
     format_bytes,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import OpCountError
+from ..errors import OpCountError
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,

@@ -17,9 +17,9 @@ from torch import Tensor
 from torch._ops import OpOverload
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from ..formulas.costs import DEFAULT_COSTS, activate
 from .decisions import Decision, DecisionTable
 from .events import COUNTED, FREE, UNSUPPORTED, EventStore, Row
-from .formulas.costs import DEFAULT_COSTS, activate
 from .row_memo import MEMO_LIMIT
 from .tracker import FORWARD, ModuleTracker, graph_task_id
 

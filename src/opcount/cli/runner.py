@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .counter import OpCounter
+from ..counter import OpCounter
 from .models import LoadedModel, ModelError
 
 

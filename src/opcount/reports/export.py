@@ -1,7 +1,7 @@
 """Files and paper tables from the rows: JSON with a schema version, Parquet, LaTeX, Markdown.
 
 Every file writer has a reader giving back the exact rows (CSV lives beside the rows in
-``report.py``); the paper tables are pure functions of a ``by_module`` frame.
+``frames.py``); the paper tables are pure functions of a ``by_module`` frame.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import IO, Any, Union
 
 import pandas as pd
 
-from .errors import OpCountError
-from .report import COLUMNS, INTEGER_COLUMNS, restore_types
+from ..errors import OpCountError
+from .frames import COLUMNS, INTEGER_COLUMNS, restore_types
 from .table import tree_levels
 
 SCHEMA = "opcount.rows"
@@ -25,7 +25,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _header() -> dict[str, Any]:
-    from . import __version__  # late: the package imports this module while initialising
+    from .. import __version__  # late: the package imports this module while initialising
 
     return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "opcount_version": __version__}
 
