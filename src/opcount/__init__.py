@@ -7,6 +7,7 @@ a module tracker attributes forward and backward ops to the module call that did
 from __future__ import annotations
 
 from .counter import OpCounter
+from .devices import DEVICES, peak_flops
 from .errors import OpCountError, UnsupportedOpError
 from .formulas import CATEGORIES, register_formula
 from .formulas.costs import DEFAULT_COSTS
@@ -21,6 +22,7 @@ __all__ = [
     "CATEGORIES",
     "COLUMNS",
     "DEFAULT_COSTS",
+    "DEVICES",
     "OpCountError",
     "OpCounter",
     "UnsupportedOpError",
@@ -28,6 +30,7 @@ __all__ = [
     "count_params",
     "params_by_dtype",
     "params_by_module",
+    "peak_flops",
     "plot_categories",
     "plot_modules",
     "read_csv",
