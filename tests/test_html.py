@@ -20,7 +20,7 @@ from torch import nn
 
 from opcount import OpCounter, OpCountError
 from opcount.reports.format import format_count
-from opcount.reports.html import render_page, run_page, sweep_page
+from opcount.reports.html import iframe, render_page, run_page, sweep_page
 from opcount.reports.html.page import DATA_ID
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -420,3 +420,17 @@ def test_sweep_page_compares_models() -> None:
     assert data["kind"] == "sweep"
     assert data["models"][2]["published_gmacs"] is None
     assert data["measures"] == ["forward_macs", "forward_flops", "params"]
+
+
+@needs_browser
+def test_notebook_iframe_draws_the_report(
+    browser: Browser, run: tuple[OpCounter, nn.Module], tmp_path: Path
+) -> None:
+    # what a notebook displays: the page inside <iframe srcdoc>, its script run in there
+    path = tmp_path / "cell.html"
+    path.write_text(f"<!DOCTYPE html><body>{iframe(str(run[0].to_html()))}</body>", "utf-8")
+    browser.open(path)
+    assert browser.problems() == []
+    inner = "document.querySelector('iframe').contentDocument"
+    assert browser.evaluate(f"{inner}.documentElement.dataset.ready") == "true"
+    assert format_count(run[0].total_macs) in browser.evaluate(f"{inner}.body.innerText")
