@@ -21,6 +21,7 @@ from torch import nn
 from opcount import OpCounter, OpCountError
 from opcount.reports.format import format_count
 from opcount.reports.html import iframe, render_page, run_page, sweep_page
+from opcount.reports.html.data import _seconds
 from opcount.reports.html.page import DATA_ID
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -434,3 +435,42 @@ def test_notebook_iframe_draws_the_report(
     inner = "document.querySelector('iframe').contentDocument"
     assert browser.evaluate(f"{inner}.documentElement.dataset.ready") == "true"
     assert format_count(run[0].total_macs) in browser.evaluate(f"{inner}.body.innerText")
+
+
+def test_header_time_in_readable_units() -> None:
+    assert _seconds(8.3e-05) == "83 µs"
+    assert _seconds(0.0123) == "12.3 ms"
+    assert _seconds(2.5) == "2.5 s"
+    assert _seconds(0.0) == "0 s"
+
+
+@needs_browser
+def test_pages_of_edge_runs_open_without_errors(
+    browser: Browser, run: tuple[OpCounter, nn.Module], tmp_path: Path
+) -> None:
+    with OpCounter() as empty:
+        pass
+    c, model = run
+    # untimed rows (NaN), a phase the tracker may add later, a comm column of zeros
+    rows = c.to_dataframe()
+    rows = rows.assign(
+        time_s=[1e-6 if i % 3 == 0 else float("nan") for i in range(len(rows))],
+        comm_bytes=0,
+    )
+    rows.loc[rows.index[-5:], "phase"] = "optimizer"
+    pages = {"empty": str(empty.to_html()), "timed": run_page(rows, c._totals(), model=model)}
+    timed = embedded(pages["timed"])
+    assert timed["phases"] == ["forward", "backward", "optimizer"]
+    assert timed["totals"]["time_s"] == pytest.approx(1e-6 * len(range(0, len(rows), 3)))
+    for name, page in pages.items():
+        path = tmp_path / f"{name}.html"
+        path.write_text(page, "utf-8")
+        browser.open(path)
+        for select, value in (("phase", "optimizer"), ("measure", "time_s")):
+            browser.evaluate(
+                f"(() => {{ const s = document.getElementById('{select}');"
+                f" if (![...s.options].some(o => o.value === '{value}')) return;"
+                f" s.value = '{value}'; s.dispatchEvent(new Event('change')); }})()"
+            )
+        assert browser.problems() == [], name
+    assert browser.evaluate("document.querySelectorAll('#roofline circle.point').length") > 0

@@ -203,6 +203,14 @@ def roofline(
     }
 
 
+def _seconds(value: float) -> str:
+    """``8.3e-05`` -> ``"83.0 µs"``: three significant digits in s, ms or µs."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if abs(value) >= scale or unit == "µs":
+            return f"{value / scale:.3g} {unit}" if value else "0 s"
+    raise AssertionError("unreachable")
+
+
 def _header_totals(totals: Mapping[str, Any], extra: Mapping[str, Any]) -> list[dict[str, str]]:
     """The header's cards: label, value with units (as the printed table says it), exact."""
     cards = [
@@ -224,7 +232,7 @@ def _header_totals(totals: Mapping[str, Any], extra: Mapping[str, Any]) -> list[
         if key == "comm_bytes":
             cards.append({"key": key, "label": "sent", "text": format_bytes(int(value))})
         else:
-            cards.append({"key": key, "label": MEASURE_LABELS[key], "text": f"{value:.4g} s"})
+            cards.append({"key": key, "label": MEASURE_LABELS[key], "text": _seconds(value)})
     for card in cards:
         value = totals.get(card["key"], extra.get(card["key"]))
         card["exact"] = format_count(value) if isinstance(value, int) else f"{value!r} s"
