@@ -26,7 +26,7 @@ def find_chromium() -> str | None:
     """The browser to run: ``$OPCOUNT_CHROMIUM``, else the first of :data:`CANDIDATES` on PATH."""
     named = os.environ.get("OPCOUNT_CHROMIUM")
     if named:
-        return named
+        return shutil.which(named)  # None where it is not an executable: the tests skip
     return next((found for c in CANDIDATES if (found := shutil.which(c))), None)
 
 

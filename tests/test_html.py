@@ -28,10 +28,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from browser import Browser, find_chromium
 
 CHROMIUM = find_chromium()
-needs_browser = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="no Chromium found (apt-get install chromium, or set OPCOUNT_CHROMIUM)",
-)
+NO_BROWSER = "no Chromium found (apt-get install chromium, or set OPCOUNT_CHROMIUM to a browser)"
+needs_browser = pytest.mark.skipif(CHROMIUM is None, reason=NO_BROWSER)
 DATA = Path(__file__).parent / "data"
 
 
@@ -98,7 +96,7 @@ def report(run: tuple[OpCounter, nn.Module], tmp_path_factory: pytest.TempPathFa
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if CHROMIUM is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set OPCOUNT_CHROMIUM)")
+        pytest.skip(NO_BROWSER)
     with Browser(CHROMIUM) as b:
         yield b
 
