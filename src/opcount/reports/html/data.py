@@ -84,7 +84,8 @@ def module_tree(
     sums over a node's subtree (the page adds them up, so the payload holds each figure once).
     """
     order = [str(m) for m in pd.unique(rows["module"])]
-    known_types = {str(m): str(t) for m, t in zip(rows["module"], rows["module_type"])}
+    pairs = rows[["module", "module_type"]].drop_duplicates("module")  # not a loop over rows
+    known_types = {str(m): str(t) for m, t in zip(pairs["module"], pairs["module_type"])}
     if types:
         known_types = {**types, **known_types}
     names: dict[str, None] = {}
@@ -270,20 +271,19 @@ def run_payload(
             }
             for r in unsupported.to_dict("records")
         ]
-    tree_measures = list(measures)
     return {
         "schema": SCHEMA,
         "kind": "run",
         "title": title,
         "inputs": inputs,
         "phases": phases,
-        "measures": tree_measures + (["params"] if self_params is not None else []),
+        "measures": measures + (["params"] if self_params is not None else []),
         "labels": MEASURE_LABELS,
         "totals": all_totals,
         "cards": _header_totals(totals, extra),
         "complete": bool(totals["complete"]),
         "unsupported": listing,
-        "tree": module_tree(rows, tree_measures, phases, types, self_params),
+        "tree": module_tree(rows, measures, phases, types, self_params),
         "ops": ops,
         "categories": _grouped(rows, ["category"], measures),
         "roofline": (
