@@ -1,4 +1,5 @@
-"""Report building on a million rows: ``to_dataframe()``, ``by_module()`` and ``to_csv()``.
+"""Report building on a million rows: ``to_dataframe()``, ``by_module()``, ``to_csv()`` and
+``to_html()``.
 
 The rows are recorded through the real path: a small transformer runs forward and backward
 again and again inside one ``OpCounter`` until the store holds the wanted number of rows, so
@@ -64,8 +65,17 @@ def run(quick: bool) -> list[Result]:
             cold()
             counter.to_csv(path)
 
+        def to_html() -> None:
+            cold()
+            counter.to_html(os.path.join(folder, "report.html"))
+
         medians = interleaved(
-            {"to_dataframe": to_dataframe, "by_module": by_module, "to_csv": to_csv},
+            {
+                "to_dataframe": to_dataframe,
+                "by_module": by_module,
+                "to_csv": to_csv,
+                "to_html": to_html,
+            },
             repeats,
             warmup=0,
         )
@@ -77,4 +87,5 @@ def run(quick: bool) -> list[Result]:
         under_limit(
             NAME, f"to_csv(), {label}, rows not yet built", medians["to_csv"], "s", 5, judged=full
         ),
+        Result(NAME, f"to_html(), {label}, rows not yet built", medians["to_html"], "s"),
     ]

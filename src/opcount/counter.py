@@ -281,6 +281,35 @@ class OpCounter:
         frame = self.by_module(phase=phase)
         return export.paper_table(frame, "markdown", depth=depth, phase=phase, digits=digits)
 
+    def to_html(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        title: str | None = None,
+        peak_flops: float | None = None,
+        bandwidth: float | None = None,
+    ) -> str | None:
+        """One self-contained HTML page (nothing fetched, works from ``file://``): totals and
+        completeness, the module tree as a zoomable icicle, the per-op and per-category tables
+        and, with time columns, a roofline (roofs ``peak_flops`` FLOP/s and ``bandwidth``
+        bytes/s, or else the ops' envelope). Written to ``path``, or returned without one."""
+        from .reports import html
+
+        page = html.run_page(
+            self.to_dataframe(),
+            self._totals(),
+            unsupported=self.unsupported_ops(),
+            modules=self.by_module() if self.record_shapes else None,
+            model=self.model,
+            title=title,
+            peak_flops=peak_flops,
+            bandwidth=bandwidth,
+        )
+        if path is None:
+            return page
+        html.write_page(page, path)
+        return None
+
     # -- printing ----------------------------------------------------------------------------
 
     def _table_parts(

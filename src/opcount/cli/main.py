@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -60,6 +61,9 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--csv", metavar="PATH", help="write the rows (or sweep table) as CSV")
     parser.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     parser.add_argument("--parquet", metavar="PATH", help="write the rows as Parquet")
+    parser.add_argument(
+        "--html", metavar="PATH", help="write a self-contained HTML report (a sweep: one page)"
+    )
     parser.add_argument(
         "--all",
         metavar="SOURCE",
@@ -123,6 +127,11 @@ def _print_single(args: argparse.Namespace, loaded: LoadedModel, counter: OpCoun
         print(frame.to_string(index=False))
 
 
+def _title(args: argparse.Namespace, loaded: LoadedModel) -> str:
+    passes = "forward + backward" if args.backward else "forward"
+    return f"{loaded.name}: {passes}, {'train' if args.train else 'eval'} mode, {args.device}"
+
+
 def _export(args: argparse.Namespace, counter: OpCounter) -> None:
     for option, method in (("csv", "to_csv"), ("json", "to_json"), ("parquet", "to_parquet")):
         path = getattr(args, option)
@@ -148,6 +157,9 @@ def _run(args: argparse.Namespace) -> int:
         counter = count_run(loaded, backward=args.backward, train=args.train, dtype=dtype)
         _print_single(args, loaded, counter)
         _export(args, counter)
+        if args.html:
+            counter.to_html(args.html, title=_title(args, loaded))
+            print(f"wrote the HTML report to {args.html}", file=sys.stderr)
         return 0
     if args.json or args.parquet:
         raise UsageError("--json and --parquet write one model's rows; use --csv for a sweep")
@@ -164,6 +176,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.csv:
         sweep_frame(rows).to_csv(args.csv, index=False)
         print(f"wrote {len(rows)} rows to {args.csv}", file=sys.stderr)
+    if args.html:
+        from ..reports.html import sweep_page, write_page
+
+        write_page(sweep_page([asdict(r) for r in rows]), args.html)
+        print(f"wrote the HTML report of {len(rows)} models to {args.html}", file=sys.stderr)
     return 1 if any(r.error for r in rows) else 0
 
 
