@@ -44,7 +44,8 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _config_from_file(path: Path, transformers: Any) -> Any:
+def _fields_from_file(path: Path) -> tuple[str, dict[str, Any]]:
+    """``(model_type, other fields)`` of a local config.json."""
     try:
         fields = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
@@ -52,7 +53,7 @@ def _config_from_file(path: Path, transformers: Any) -> Any:
     if not isinstance(fields, dict) or "model_type" not in fields:
         raise UsageError(f"hf:{path}: a config.json needs a \"model_type\" field")
     model_type = fields.pop("model_type")
-    return _for_model(str(model_type), transformers, fields)
+    return str(model_type), fields
 
 
 def _for_model(model_type: str, transformers: Any, fields: dict[str, Any]) -> Any:
@@ -65,23 +66,30 @@ def _for_model(model_type: str, transformers: Any, fields: dict[str, Any]) -> An
 
 
 def make_config(target: str, overrides: Sequence[str] = ()) -> Any:
-    """The config ``hf:target`` names, with ``key=value`` overrides; never downloads."""
+    """The config ``hf:target`` names, with ``key=value`` overrides; never downloads.
+
+    Overrides are passed to the config's constructor with the file's fields, so fields it
+    derives from others follow them (Llama's ``head_dim`` from ``hidden_size``)."""
     transformers = _transformers()
     path = Path(target)
     if path.is_file():
-        config = _config_from_file(path, transformers)
+        model_type, fields = _fields_from_file(path)
     elif path.is_dir():
         if not (path / "config.json").is_file():
             raise UsageError(f"hf:{target}: the directory holds no config.json")
-        config = _config_from_file(path / "config.json", transformers)
+        model_type, fields = _fields_from_file(path / "config.json")
     elif "/" in target or target.endswith(".json"):
         raise UsageError(
             f"hf:{target}: no such local file or directory, and nothing is downloaded: "
             "opcount builds models from a local config.json or a model type (hf:llama)"
         )
     else:
-        config = _for_model(target, transformers, {})
+        model_type, fields = target, {}
+    config = _for_model(model_type, transformers, fields)
+    if not overrides:
+        return config
     known = set(config.to_dict())
+    changes: dict[str, Any] = {}
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -92,8 +100,11 @@ def make_config(target: str, overrides: Sequence[str] = ()) -> Any:
             raise UsageError(
                 f"--config {item!r}: {type(config).__name__} has no field {key!r}{hint}"
             )
-        setattr(config, key, _parse_value(value))
-    return config
+        changes[key] = _parse_value(value)
+    try:
+        return _for_model(model_type, transformers, {**fields, **changes})
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"--config: {type(config).__name__} refused {changes}: {error}") from error
 
 
 def _auto_class(config: Any, transformers: Any) -> Any:
