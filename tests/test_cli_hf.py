@@ -29,9 +29,13 @@ SMALL_LLAMA = [
 ]
 
 
-def run(*args: str, cwd: Path | None = None, code: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, code: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": SRC, "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "opcount", *args]
+    command = (
+        [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "opcount", *args]
+    )
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=cwd)
 
 
@@ -44,8 +48,18 @@ def test_gpt2_on_meta_has_its_published_parameters() -> None:
 
 def test_llama_generate_on_meta_prints_prefill_and_decode(tmp_path: Path) -> None:
     csv = tmp_path / "rows.csv"
-    done = run("hf:llama", *SMALL_LLAMA, "--generate", "4", "--prompt", "16", "--device", "meta",
-               "--csv", str(csv))
+    done = run(
+        "hf:llama",
+        *SMALL_LLAMA,
+        "--generate",
+        "4",
+        "--prompt",
+        "16",
+        "--device",
+        "meta",
+        "--csv",
+        str(csv),
+    )
     assert done.returncode == 0, done.stderr
     assert "prompt [1, 16], prefill + 4 decode steps, meta" in done.stdout
     lines = {line.split("  ")[0]: line for line in done.stdout.splitlines()}

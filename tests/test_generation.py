@@ -83,7 +83,9 @@ def test_kv_cache_bytes_of_each_step_equal_the_closed_form(generated: OpCounter)
     assert steps["stage"].tolist() == ["prefill"] + ["decode"] * (NEW_TOKENS - 1)
     assert steps["tokens"].tolist() == [BATCH * PROMPT] + [BATCH] * (NEW_TOKENS - 1)
     assert steps["context"].tolist() == [PROMPT + k for k in range(NEW_TOKENS)]
-    assert steps["kv_cache_bytes"].tolist() == [kv_cache_bytes(PROMPT + k) for k in range(NEW_TOKENS)]
+    assert steps["kv_cache_bytes"].tolist() == [
+        kv_cache_bytes(PROMPT + k) for k in range(NEW_TOKENS)
+    ]
 
 
 def test_by_call_sums_the_rows_of_the_root(generated: OpCounter) -> None:

@@ -25,8 +25,8 @@ from .regions import RegionLog
 from .regions import attach as attach_regions
 from .regions import detach as detach_regions
 from .reports import calls as call_reports
-from .reports import regions as region_reports
 from .reports import export, frames, table
+from .reports import regions as region_reports
 from .reports.params import count_params, params_by_module
 
 

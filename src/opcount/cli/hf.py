@@ -51,7 +51,7 @@ def _fields_from_file(path: Path) -> tuple[str, dict[str, Any]]:
     except (OSError, json.JSONDecodeError) as error:
         raise UsageError(f"hf:{path}: cannot read it as a config.json ({error})") from error
     if not isinstance(fields, dict) or "model_type" not in fields:
-        raise UsageError(f"hf:{path}: a config.json needs a \"model_type\" field")
+        raise UsageError(f'hf:{path}: a config.json needs a "model_type" field')
     model_type = fields.pop("model_type")
     return str(model_type), fields
 
@@ -173,7 +173,9 @@ def count_generation(loaded: LoadedModel, new_tokens: int) -> tuple[OpCounter, l
         raise UsageError("--generate needs token ids as the first input (e.g. --input 1x128:int64)")
     ids = loaded.args[0]
     if ids.dim() != 2 or ids.is_floating_point():
-        raise UsageError(f"--generate: the input must be integer token ids BxT, got {list(ids.shape)}")
+        raise UsageError(
+            f"--generate: the input must be integer token ids BxT, got {list(ids.shape)}"
+        )
     batch, prompt = ids.shape
     parameters = inspect.signature(model.forward).parameters
     extra: dict[str, Any] = {"use_cache": True}
@@ -214,7 +216,9 @@ def render_generation(counter: OpCounter, held: Sequence[int] = ()) -> str:
             [
                 str(record["stage"]),
                 str(record["steps"]),
-                f"{record['tokens']:g}" if isinstance(record["tokens"], float) else str(record["tokens"]),
+                f"{record['tokens']:g}"
+                if isinstance(record["tokens"], float)
+                else str(record["tokens"]),
                 format_compute(round(record["macs"]), "MACs"),
                 format_compute(round(record["flops"]), "FLOPs"),
                 format_bytes(round(record["bytes_read"])),

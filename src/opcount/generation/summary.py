@@ -43,7 +43,7 @@ def _itemsize(dtype: str) -> int:
 
 def _kv_bytes(shapes_text: str, dtype: str) -> int:
     """Bytes of the 2nd and 3rd tensors of an attention row (key and value)."""
-    shapes = ast.literal_eval(shapes_text)
+    shapes: list[list[int]] = ast.literal_eval(shapes_text)
     if len(shapes) < 3:
         return 0
     return (math.prod(shapes[1]) + math.prod(shapes[2])) * _itemsize(dtype)
@@ -63,14 +63,18 @@ def generation_steps(
     calls = [f for f in calls if frames[f][3] == 0]  # forward calls: recompute is no step
     forward = (rows["phase"] == "forward").to_numpy()
     row_owner = owner[frame_ids] if len(frame_ids) else np.zeros(0, dtype=np.int64)
-    selected = rows.loc[forward & (row_owner >= 0)].assign(_call=row_owner[forward & (row_owner >= 0)])
+    selected = rows.loc[forward & (row_owner >= 0)].assign(
+        _call=row_owner[forward & (row_owner >= 0)]
+    )
     sums = selected.groupby("_call", sort=False)[list(CALL_METRICS)].sum()
     counts = selected["_call"].value_counts()
     embeddings = selected[selected["op"] == "aten.embedding"].drop_duplicates("_call")
     first_lookup = dict(zip(embeddings["_call"], embeddings["shapes"]))
     attention = selected[selected["category"] == "attention"]
     kv: dict[int, int] = {}
-    for call, shapes_text, dtype in zip(attention["_call"], attention["shapes"], attention["dtype"]):
+    for call, shapes_text, dtype in zip(
+        attention["_call"], attention["shapes"], attention["dtype"]
+    ):
         kv[int(call)] = kv.get(int(call), 0) + _kv_bytes(str(shapes_text), str(dtype))
     records: list[dict[str, Any]] = []
     context = 0
@@ -92,7 +96,8 @@ def generation_steps(
             "ops": int(counts.get(frame, 0)),
         }
         for metric in CALL_METRICS:
-            record[metric] = int(sums.at[frame, metric]) if frame in sums.index else 0
+            value: Any = sums.at[frame, metric] if frame in sums.index else 0
+            record[metric] = int(value)
         record["kv_cache_bytes"] = kv.get(frame, 0)
         records.append(record)
     columns = ["step", "stage", "tokens", "positions", "context", "ops", *_STEP_METRICS]
@@ -126,7 +131,11 @@ def generation_summary(steps: pd.DataFrame) -> pd.DataFrame:
         records += [
             record("decode first step", 1, exact(decode.iloc[:1])),
             record("decode last step", 1, exact(decode.iloc[-1:])),
-            record("decode mean step", steps_run, {m: int(decode[m].sum()) / steps_run for m in metrics}),
+            record(
+                "decode mean step",
+                steps_run,
+                {m: int(decode[m].sum()) / steps_run for m in metrics},
+            ),
             record(
                 "decode per token",
                 steps_run,

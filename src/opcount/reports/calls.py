@@ -78,7 +78,7 @@ def by_call(
             "ops": int(counts.get(frame, 0)),
         }
         for metric in metrics:
-            value = sums.at[frame, metric] if frame in sums.index else 0
+            value: Any = sums.at[frame, metric] if frame in sums.index else 0
             record[metric] = value if metric == "time_s" else int(value)
         records.append(record)
     columns = ["call", "phase", "input_shapes", "ops", *metrics]
