@@ -9,6 +9,7 @@ own KV cache: a prefill of the prompt, then N decode steps of one token each.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import inspect
 import json
@@ -25,7 +26,15 @@ from ..reports.format import format_bytes, format_compute, render_table
 from .inputs import InputSpec
 from .models import LoadedModel, ModelError, UsageError, _build, _require
 
-__all__ = ["PREFIX", "count_generation", "load_hf", "make_config", "render_generation", "run_hf"]
+__all__ = [
+    "PREFIX",
+    "count_generation",
+    "load_hf",
+    "make_config",
+    "render_generation",
+    "run_generation",
+    "run_hf",
+]
 
 PREFIX = "hf:"
 DEFAULT_PROMPT = 128
@@ -167,6 +176,18 @@ def count_generation(loaded: LoadedModel, new_tokens: int) -> tuple[OpCounter, l
     counter and, per step, the bytes the cache holds after it (the keys and values that step's
     attention read).
     """
+    counter = OpCounter(loaded.model, warn=False)
+    return counter, _drive(loaded, new_tokens, counter)
+
+
+def run_generation(loaded: LoadedModel, new_tokens: int) -> list[int]:
+    """The same steps as :func:`count_generation`, uncounted (the baseline of benchmarks)."""
+    return _drive(loaded, new_tokens, contextlib.nullcontext())
+
+
+def _drive(
+    loaded: LoadedModel, new_tokens: int, context: contextlib.AbstractContextManager[Any]
+) -> list[int]:
     transformers = _transformers()
     model = loaded.model
     if not loaded.args or not isinstance(loaded.args[0], torch.Tensor):
@@ -189,16 +210,15 @@ def count_generation(loaded: LoadedModel, new_tokens: int) -> tuple[OpCounter, l
         steps.append((token, torch.full((batch, 1), prompt + k, device=device)))
     cache = transformers.DynamicCache(config=model.config)
     extra[_cache_argument(model)] = cache
-    counter = OpCounter(model, warn=False)
     held: list[int] = []
     try:
-        with torch.no_grad(), counter:
+        with torch.no_grad(), context:
             for input_ids, position_ids in steps:
                 model(input_ids=input_ids, position_ids=position_ids, **extra)
                 held.append(cache_bytes(cache))  # metadata only: no op dispatched
     except Exception as error:
         raise ModelError(f"the model failed: {type(error).__name__}: {error}") from error
-    return counter, held
+    return held
 
 
 def render_generation(counter: OpCounter, held: Sequence[int] = ()) -> str:
