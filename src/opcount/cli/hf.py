@@ -259,10 +259,12 @@ def run_hf(
     """The CLI for one ``hf:`` model: the module table, or with ``--generate`` the summary."""
     from .runner import count_run
 
-    for option in ("prompt", "generate"):
-        value = getattr(args, option)
-        if value is not None and value < (1 if option == "prompt" else 0):
-            raise UsageError(f"--{option} {value}: must be a positive integer")
+    if args.prompt is not None and args.prompt < 1:
+        raise UsageError(f"--prompt {args.prompt}: must be a positive integer")
+    if args.generate is not None and args.generate < 0:
+        raise UsageError(f"--generate {args.generate}: must be 0 or more decode steps")
+    if args.generate is not None and (args.backward or args.train):
+        raise UsageError("--generate counts inference: not with --backward or --train")
     if args.prompt is not None and specs is not None:
         raise UsageError("--prompt sets the length of the default input; not with --input")
     loaded = load_hf(name, args.device, specs, args.batch, args.config or (), args.prompt)
@@ -272,8 +274,6 @@ def run_hf(
         counter = count_run(loaded, backward=args.backward, train=args.train, dtype=None)
         print_single(args, loaded, counter)
     else:
-        if args.backward or args.train:
-            raise UsageError("--generate counts inference: not with --backward or --train")
         counter, held = count_generation(loaded, args.generate)
         shape = list(loaded.args[0].shape)
         print(f"{name}, prompt {shape}, prefill + {args.generate} decode steps, {args.device}")
