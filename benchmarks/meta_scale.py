@@ -201,6 +201,8 @@ def child(layers: int) -> dict[str, float | int | bool]:
 
 
 def run(quick: bool) -> list[Result]:
+    from . import meta_generation  # it reuses Shape and peak_rss_mib from here
+
     layers = 8 if quick else 80
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     done = subprocess.run(
@@ -245,6 +247,7 @@ def run(quick: bool) -> list[Result]:
             bool(r["backward_exact"]),
         ),
         Result(NAME, f"{label}: total FLOPs, forward + backward", r["total_flops"], "FLOPs"),
+        *meta_generation.run(quick),  # a 70B-shaped HF config's prefill and decode steps
     ]
 
 

@@ -19,20 +19,24 @@ ALLOWED: dict[str, set[str]] = {
     "formulas": {"errors"},
     "engine": {"errors", "formulas"},
     "reports": {"errors", "formulas", "engine"},
-    "counter": {"errors", "formulas", "engine", "reports"},
+    "regions": {"errors"},
+    "generation": {"errors", "engine", "reports"},
+    "counter": {"errors", "formulas", "engine", "reports", "regions", "generation"},
     "compat": {"errors", "formulas", "reports", "counter"},
-    "cli": {"errors", "formulas", "engine", "reports", "counter", "devices", "training"},
+    "cli": {"errors", "formulas", "engine", "reports", "counter", "devices", "training"}
+    | {"generation"},
     "training": {"errors", "formulas", "engine", "reports", "counter", "devices"},
     "distributed": {"errors", "formulas", "engine", "reports", "counter"},
     "timing": {"errors", "formulas", "engine", "reports", "devices"},
     "": {"errors", "formulas", "engine", "reports", "counter", "cli", "compat", "devices"}
-    | {"training", "distributed", "timing"},
+    | {"training", "distributed", "timing", "regions", "generation"},
 }
 # third-party packages a part must not import, even lazily: the engine sits on the hot path and
 # knows nothing of tables or printing
 FORBIDDEN_EXTERNAL: dict[str, set[str]] = {
     "engine": {"pandas", "matplotlib", "pyarrow", "plotly", "tqdm"},
     "formulas": {"pandas", "matplotlib", "pyarrow", "plotly", "tqdm"},
+    "regions": {"torch", "pandas", "numpy", "transformers"},
 }
 
 

@@ -16,6 +16,7 @@ def test_notebooks_exist() -> None:
         "01-quickstart.ipynb",
         "02-training-step.ipynb",
         "03-from-thop-and-ptflops.ipynb",
+        "04-generation.ipynb",
     ]
 
 

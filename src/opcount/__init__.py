@@ -11,6 +11,7 @@ from .devices import DEVICES, peak_flops
 from .errors import OpCountError, UnsupportedOpError
 from .formulas import CATEGORIES, register_formula
 from .formulas.costs import DEFAULT_COSTS
+from .regions import region
 from .reports.export import read_json, read_parquet
 from .reports.frames import COLUMNS, read_csv
 from .reports.params import count_params, params_by_dtype, params_by_module
@@ -36,5 +37,6 @@ __all__ = [
     "read_csv",
     "read_json",
     "read_parquet",
+    "region",
     "register_formula",
 ]

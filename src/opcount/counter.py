@@ -20,7 +20,13 @@ from .errors import OpCountError, UnsupportedOpError
 from .formulas import REGISTRY
 from .formulas.costs import cost_table
 from .formulas.registry import OpKey
+from .generation import summary as generation
+from .regions import RegionLog
+from .regions import attach as attach_regions
+from .regions import detach as detach_regions
+from .reports import calls as call_reports
 from .reports import export, frames, table
+from .reports import regions as region_reports
 from .reports.params import count_params, params_by_module
 
 
@@ -69,6 +75,7 @@ class OpCounter:
         self._decisions: DecisionTable | None = None
         self._active = False
         self._rows: pd.DataFrame | None = None
+        self._regions: RegionLog | None = None
 
     # -- context manager ---------------------------------------------------------------------
 
@@ -79,9 +86,12 @@ class OpCounter:
         self._tracker = ModuleTracker(self.model, record_shapes=self.record_shapes)
         self._mode = CountingMode(self._decisions, self._tracker, self._costs)
         self._rows = None
+        self._regions = RegionLog(self._mode.events.row_ids)
         with ExitStack() as stack:
             self._tracker.attach()
             stack.callback(self._tracker.detach)
+            attach_regions(self._regions)  # boundaries only: no work per op
+            stack.callback(detach_regions, self._regions)
             stack.enter_context(self._mode)
             self._exit_stack = stack.pop_all()
         self._active = True
@@ -132,7 +142,10 @@ class OpCounter:
         mode = self._require_run()
         if self._rows is None or len(self._rows) != len(mode.events):
             assert self._decisions is not None
-            self._rows = frames.rows_frame(mode.events, self._decisions.ops, mode.tracker.frames)
+            marks = self._regions.marks if self._regions is not None else ()
+            self._rows = frames.rows_frame(
+                mode.events, self._decisions.ops, mode.tracker.frames, marks
+            )
         return frames.handed_out(self._rows)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
@@ -213,6 +226,45 @@ class OpCounter:
     def by_module_and_op(self) -> pd.DataFrame:
         """Per (module, aten op): each module's own ops, not its children's."""
         return frames.by_module_and_op(self.to_dataframe())
+
+    def by_region(self) -> pd.DataFrame:
+        """Per ``opcount.region`` path (``""``: outside every region): calls and costs."""
+        return region_reports.by_region(self.to_dataframe())
+
+    def _frame_ids(self) -> Any:
+        import numpy as np
+
+        frame_ids = self._require_run().events.frames
+        return np.fromiter(frame_ids, dtype=np.int64, count=len(frame_ids))
+
+    def by_call(self, module: str = "") -> pd.DataFrame:
+        """One row per call of ``module`` (the root ``""`` by default): ``call``, ``phase``,
+        ``input_shapes``, ``ops`` and the inclusive FLOPs, MACs and bytes of every op the call
+        ran or (backward) caused. For a ``generate()`` run call 0 is the prefill and each
+        later call a decode step."""
+        tracker = self._require_run().tracker
+        rows = self.to_dataframe()
+        shapes = {
+            frame: tuple(tuple(s) for s in tracker.shape_table.shapes[code])
+            for frame, code in tracker.input_shapes.items()
+        }
+        return call_reports.by_call(
+            rows, self._frame_ids(), tracker.frames, tracker.parents, module, shapes
+        )
+
+    def generation_steps(self, module: str = "") -> pd.DataFrame:
+        """One row per call of the root module of a generation (step 0 the prefill, then the
+        decode steps): tokens, context length, FLOPs, MACs, bytes and the bytes attention
+        read from the KV cache (``kv_cache_bytes``; see the README's Generation section)."""
+        tracker = self._require_run().tracker
+        return generation.generation_steps(
+            self.to_dataframe(), self._frame_ids(), tracker.frames, tracker.parents, module
+        )
+
+    def generation_summary(self, module: str = "") -> pd.DataFrame:
+        """Prefill against decode: totals, first, last and mean decode step, and decode per
+        generated token, from :meth:`generation_steps`."""
+        return generation.generation_summary(self.generation_steps(module))
 
     def uncalled_modules(self) -> pd.DataFrame:
         """Modules of the model that never ran forward (containers such as ``ModuleList``,

@@ -41,7 +41,9 @@ def make_parser() -> argparse.ArgumentParser:
         description=(
             "Count the FLOPs, MACs and bytes of a PyTorch model, per aten op and per module. "
             "MODEL is torchvision:NAME (e.g. torchvision:resnet50), timm:NAME, "
-            "package.module:callable or path/to/file.py:callable."
+            "package.module:callable or path/to/file.py:callable; hf:MODEL_TYPE, "
+            "hf:path/to/config.json or hf:DIR builds a Hugging Face model from its config "
+            "(nothing is downloaded)."
         ),
     )
     parser.add_argument("models", nargs="*", metavar="MODEL", help="model(s) to count")
@@ -73,6 +75,16 @@ def make_parser() -> argparse.ArgumentParser:
         "--list-models", nargs="?", const="", metavar="FILTER", help="list model names and exit"
     )
     parser.add_argument("--quiet", action="store_true", help="print only the totals line")
+    parser.add_argument(
+        "--config",
+        action="append",
+        metavar="KEY=VALUE",
+        help="hf: override a config field, e.g. num_hidden_layers=2; repeatable",
+    )
+    parser.add_argument("--prompt", type=int, metavar="N", help="hf: prompt length (default 128)")
+    parser.add_argument(
+        "--generate", type=int, metavar="N", help="hf: prefill the prompt, then N decode steps"
+    )
     return parser
 
 
@@ -150,6 +162,12 @@ def _run(args: argparse.Namespace) -> int:
         names += _all_models(args.all)
     if not names:
         raise UsageError("no MODEL given; e.g. opcount torchvision:resnet50 (see --help)")
+    if len(names) == 1 and names[0].startswith("hf:"):
+        from .hf import run_hf
+
+        return run_hf(args, names[0], specs, dtype, _print_single, _export)
+    if args.config or args.prompt is not None or args.generate is not None:
+        raise UsageError("--config, --prompt and --generate apply to one hf: model")
     if len(names) == 1:
         from .runner import count_run
 

@@ -221,6 +221,11 @@ class ModuleTracker:
             self._resolve()
         return self._frames
 
+    @property
+    def parents(self) -> list[int]:
+        """The caller's frame of every frame (-1 for none), by frame number."""
+        return [parent for _module, parent, _phase in self._raw]
+
     def _resolve(self) -> None:
         """Name the module calls made since the last time, in call order: each call's path is
         its caller's path plus the attribute naming it there (a call in another phase than its

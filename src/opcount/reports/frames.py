@@ -17,6 +17,7 @@ from ..engine.decisions import OpInfo
 from ..engine.events import STATUSES, EventStore
 from ..engine.tracker import OUTSIDE, PHASES, UNATTRIBUTED
 from .params import PARAM_COUNT_COLUMNS
+from .regions import region_codes
 
 COLUMNS = (
     "seq",
@@ -37,6 +38,7 @@ COLUMNS = (
     "dtype",
     "device",
     "shapes",
+    "region",
 )
 """The row schema, in order. Names are public API."""
 
@@ -93,8 +95,10 @@ def rows_frame(
     events: EventStore,
     ops: Sequence[OpInfo],
     frames: Sequence[tuple[str, str, int, int]],
+    regions: Sequence[tuple[int, str]] = (),
 ) -> pd.DataFrame:
-    """One row per op call, columns as :data:`COLUMNS`.
+    """One row per op call, columns as :data:`COLUMNS`; ``regions`` holds the boundaries
+    ``(seq, region path)`` of ``opcount.region`` (see :func:`.regions.region_codes`).
 
     Built column by column from the store's lists: integers straight into int64 arrays, and
     every string column as a take from its few distinct values (op names, modules, dtypes,
@@ -139,6 +143,7 @@ def rows_frame(
             ["" if d is None else str(d) for d in devices], device_codes[row_ids]
         ),
         "shapes": _take_strings([_shapes_text(s) for s in shapes], shape_codes),
+        "region": _take_strings(*region_codes(regions, n)),
     }
     # copy=False: the arrays are fresh, and pandas would otherwise copy the integer columns
     # into one block
