@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "formulas": {"errors"},
     "engine": {"errors", "formulas"},
     "reports": {"errors", "formulas", "engine"},
-    "counter": {"errors", "formulas", "engine", "reports"},
+    "counter": {"errors", "formulas", "engine", "reports", "timing"},
     "compat": {"errors", "formulas", "reports", "counter"},
     "cli": {"errors", "formulas", "engine", "reports", "counter", "devices", "training"},
     "training": {"errors", "formulas", "engine", "reports", "counter", "devices"},
