@@ -21,7 +21,8 @@ ALLOWED: dict[str, set[str]] = {
     "reports": {"errors", "formulas", "engine"},
     "counter": {"errors", "formulas", "engine", "reports", "timing"},
     "compat": {"errors", "formulas", "reports", "counter"},
-    "cli": {"errors", "formulas", "engine", "reports", "counter", "devices", "training"},
+    "cli": {"errors", "formulas", "engine", "reports", "counter", "devices", "training"}
+    | {"timing"},
     "training": {"errors", "formulas", "engine", "reports", "counter", "devices"},
     "distributed": {"errors", "formulas", "engine", "reports", "counter"},
     "timing": {"errors", "formulas", "engine", "reports", "devices"},

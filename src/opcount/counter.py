@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -424,14 +425,30 @@ class OpCounter:
         network_bandwidth: float | None = None,
     ) -> float:
         """The run's estimated seconds on ``device``: the sum of :meth:`roofline`'s
-        ``est_time_s`` (ops one after another, none overlapping)."""
+        ``est_time_s`` (ops one after another, none overlapping), correctly rounded
+        (``math.fsum``)."""
         rows = self.roofline(
             device,
             peak_flops=peak_flops,
             bandwidth=bandwidth,
             network_bandwidth=network_bandwidth,
         )
-        return float(rows["est_time_s"].sum())
+        return math.fsum(rows["est_time_s"].tolist())
+
+    def roofline_table(
+        self,
+        device: DeviceLike | None = None,
+        *,
+        depth: int | None = 2,
+        peak_flops: float | None = None,
+        bandwidth: float | None = None,
+    ) -> str:
+        """The printed roofline on ``device``: per module down to tree level ``depth``, the
+        estimated time, its share of the run's, the bound (the kind of op that took most of
+        it) and the intensity (FLOPs per byte moved), with the ceilings it assumed."""
+        return self._timed_run().roofline_report(
+            self.by_module(), depth, device, peak_flops, bandwidth
+        )
 
     def to_chrome_trace(
         self,

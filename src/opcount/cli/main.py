@@ -21,6 +21,9 @@ from ..reports.format import format_compute
 from .inputs import DTYPES, InputSpec, InputSpecError, parse_input
 from .models import LoadedModel, ModelError, UsageError, load_model
 from .sweep import SweepRow, render_sweep, sweep_frame, sweep_models
+from .timing import add_arguments as add_time_arguments
+from .timing import check as check_time_options
+from .timing import report as time_report
 
 _DEVICES = ("cpu", "cuda", "meta")
 _FLOAT_DTYPES = ("float32", "bfloat16", "float16")
@@ -69,6 +72,7 @@ def make_parser() -> argparse.ArgumentParser:
         "--list-models", nargs="?", const="", metavar="FILTER", help="list model names and exit"
     )
     parser.add_argument("--quiet", action="store_true", help="print only the totals line")
+    add_time_arguments(parser)
     return parser
 
 
@@ -141,13 +145,17 @@ def _run(args: argparse.Namespace) -> int:
         names += _all_models(args.all)
     if not names:
         raise UsageError("no MODEL given; e.g. opcount torchvision:resnet50 (see --help)")
+    check_time_options(args, len(names))
     if len(names) == 1:
         from .runner import count_run
 
         loaded = load_model(names[0], args.device, specs, args.batch)
-        counter = count_run(loaded, backward=args.backward, train=args.train, dtype=dtype)
+        counter = count_run(
+            loaded, backward=args.backward, train=args.train, dtype=dtype, timing=args.timing
+        )
         _print_single(args, loaded, counter)
         _export(args, counter)
+        time_report(args, counter)
         return 0
     if args.json or args.parquet:
         raise UsageError("--json and --parquet write one model's rows; use --csv for a sweep")

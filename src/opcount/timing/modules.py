@@ -7,6 +7,7 @@ every module nested below it in the call path), for a float column of seconds: m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -39,34 +40,46 @@ def module_times(
     rows: pd.DataFrame, frames: Sequence[tuple[str, str, int, int]], column: str
 ) -> pd.DataFrame:
     """Per module that ran: ``column`` summed over its own ops and over its subtree, in total
-    and per phase, and its share of the rows' total (columns :func:`time_columns`)."""
+    and per phase, and its share of the rows' total (columns :func:`time_columns`).
+
+    Sums are ``math.fsum`` of the rows' values (correctly rounded), so each one equals the
+    fsum a user makes of the same rows, whatever the order."""
     known = {f[0] for f in frames} | {str(m) for m in pd.unique(rows["module"])}
-    own: dict[str, dict[str, float]] = {name: dict.fromkeys(PHASES, 0.0) for name in known}
-    sums = rows.groupby(["module", "phase"], sort=False)[column].sum()
-    for (module, phase), value in sums.items():
-        own[str(module)][str(phase)] += float(value)
-    inclusive = {name: dict(values) for name, values in own.items()}
-    for name, values in own.items():
+    own: dict[str, dict[str, list[np.ndarray]]] = {
+        name: {phase: [] for phase in PHASES} for name in known
+    }
+    groups = rows.groupby(["module", "phase"], sort=False)[column]
+    for (module, phase), values in groups:
+        own[str(module)][str(phase)].append(values.to_numpy(dtype=np.float64))
+    subtree = {name: {phase: list(parts) for phase, parts in by_phase.items()}
+               for name, by_phase in own.items()}  # fmt: skip
+    for name, by_phase in own.items():
         for parent in _enclosing(name, known):
-            target = inclusive[parent]
-            for phase, value in values.items():
-                target[phase] += value
-    total = float(rows[column].sum())
+            for phase, parts in by_phase.items():
+                subtree[parent][phase].extend(parts)
+    total = _fsum(rows[column].to_numpy(dtype=np.float64))
     records = []
     for name in own:
+        inclusive = {p: _fsum(*subtree[name][p]) for p in PHASES}
+        mine = {p: _fsum(*own[name][p]) for p in PHASES}
+        everything = _fsum(*(part for p in PHASES for part in subtree[name][p]))
         record: dict[str, object] = {
             "module": name,
-            column: sum(inclusive[name].values()),
-            f"self_{column}": sum(own[name].values()),
+            column: everything,
+            f"self_{column}": _fsum(*(part for p in PHASES for part in own[name][p])),
         }
         for phase in PHASES:
-            record[f"{phase}_{column}"] = inclusive[name][phase]
+            record[f"{phase}_{column}"] = inclusive[phase]
         for phase in PHASES:
-            record[f"self_{phase}_{column}"] = own[name][phase]
-        share = sum(inclusive[name].values()) / total if total else 0.0
-        record[share_column(column)] = share
+            record[f"self_{phase}_{column}"] = mine[phase]
+        record[share_column(column)] = everything / total if total else 0.0
         records.append(record)
     return pd.DataFrame.from_records(records, columns=["module", *time_columns(column)])
+
+
+def _fsum(*parts: np.ndarray) -> float:
+    """The correctly rounded sum of every value in ``parts``."""
+    return math.fsum(value for part in parts for value in part.tolist())
 
 
 def join_times(frame: pd.DataFrame, times: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from ..engine.timed_mode import TimedCountingMode
 from ..errors import OpCountError
 from . import modules, plot, trace
 from .roofline import COMPUTE, MEMORY, NETWORK, Ceilings, ceilings, roofline_frame
+from .table import header_lines, roofline_table
 
 __all__ = ["DeviceLike", "TimedRun"]
 
@@ -81,6 +82,27 @@ class TimedRun:
             part = modules.module_times(split, frames, f"{kind}_s")
             times[f"{kind}_s"] = times["module"].map(dict(zip(part["module"], part[f"{kind}_s"])))
         return times
+
+    def roofline_report(
+        self,
+        frame: pd.DataFrame,
+        depth: int | None,
+        device: DeviceLike | None,
+        peak_flops: float | None,
+        bandwidth: float | None,
+    ) -> str:
+        """The printed roofline: what it assumes, then per module (``frame`` is ``by_module``)
+        the estimated time, its share, the bound and the intensity."""
+        ceiling = ceilings(device, peak_flops=peak_flops, bandwidth=bandwidth)
+        times = self.roofline_modules(ceiling)
+        joined = frame.merge(times, on="module", how="left").fillna(
+            dict.fromkeys(times.columns[1:], 0.0)
+        )
+        total = float(roofline_frame(self.rows, ceiling)["est_time_s"].sum())
+        flops_dtypes = self.rows[self.rows["flops"] > 0]["dtype"]
+        dtypes = [str(d) for d in pd.unique(flops_dtypes)]
+        lines = header_lines(ceiling, total, dtypes)
+        return "\n".join([*lines, roofline_table(joined, ceiling, depth)])
 
     def write_trace(
         self,
