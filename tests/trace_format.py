@@ -18,7 +18,8 @@ What it enforces, with the document's rules:
   (``name``, ``labels`` or ``sort_index``);
 - complete events on one thread nest: two slices either do not overlap or one holds the other
   (the document draws slices of a thread as a stack; Perfetto's importer drops slices that
-  overlap partially).
+  overlap partially). Like Perfetto's importer, it compares times as whole nanoseconds
+  (``round(microseconds * 1000)``), not as sums of floats.
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ def load(path: Path) -> dict[str, Any]:
 
 def _number(event: Mapping[str, Any], key: str) -> float:
     value = event.get(key)
-    assert isinstance(value, (int, float)) and not isinstance(value, bool), (key, event)
-    assert math.isfinite(value) and value >= 0, (key, event)
+    assert isinstance(value, (int, float)), (key, event)
+    assert not isinstance(value, bool), (key, event)
+    assert math.isfinite(value), (key, event)
+    assert value >= 0, (key, event)
     return float(value)
 
 
@@ -69,20 +72,22 @@ def check(document: Any) -> None:
         assert document["displayTimeUnit"] in ("ms", "ns"), document["displayTimeUnit"]
     if "otherData" in document:
         assert isinstance(document["otherData"], dict), "otherData must be an object"
-    slices: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
+    slices: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
     for index, event in enumerate(events):
         assert isinstance(event, dict), f"event {index} is not an object"
         ph = event.get("ph")
-        assert isinstance(ph, str) and ph in PHASES, f"event {index}: bad ph {ph!r}"
+        assert isinstance(ph, str), f"event {index}: bad ph {ph!r}"
+        assert ph in PHASES, f"event {index}: bad ph {ph!r}"
         for key in ("pid", "tid"):
             value = event.get(key)
-            assert isinstance(value, int) and not isinstance(value, bool), (index, key, value)
+            assert isinstance(value, int), (index, key, value)
+            assert not isinstance(value, bool), (index, key, value)
         if "args" in event:
             assert isinstance(event["args"], dict), f"event {index}: args must be an object"
         if ph == "X":
             assert isinstance(event.get("name"), str), f"event {index}: name"
             assert isinstance(event.get("cat"), str), f"event {index}: cat"
-            ts, dur = _number(event, "ts"), _number(event, "dur")
+            ts, dur = round(_number(event, "ts") * 1000), round(_number(event, "dur") * 1000)
             slices.setdefault((event["pid"], event["tid"]), []).append((ts, ts + dur, index))
         elif ph == "M":
             arg = _METADATA_ARGS.get(event.get("name", ""))
@@ -92,7 +97,7 @@ def check(document: Any) -> None:
         # a parent starts no later than its children and, at an equal start, is the longer one
         # (or was written first, for slices of equal extent)
         spans.sort(key=lambda s: (s[0], -s[1], s[2]))
-        stack: list[tuple[float, float, int]] = []
+        stack: list[tuple[int, int, int]] = []
         for start, end, index in spans:
             while stack and stack[-1][1] <= start and not (stack[-1][0] == start == end):
                 stack.pop()

@@ -1,4 +1,5 @@
-"""The CLI's time options: ``--roofline NAME``, ``--timing``, ``--trace PATH``, ``--device-spec``."""
+"""The CLI's time options: ``--roofline NAME``, ``--timing``, ``--trace PATH``, ``--device-spec``
+NAME."""
 
 from __future__ import annotations
 

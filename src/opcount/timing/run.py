@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..devices import DeviceLike
@@ -135,7 +134,7 @@ class TimedRun:
                 "CUDA events on the op's stream" if self.mode.clock.cuda else "CPU wall time"
             )
         else:
-            spans = trace.back_to_back(rows["est_time_s"].to_numpy(dtype=np.float64))
+            spans = trace.back_to_back(rows["est_time_s"].tolist())
             metadata["timestamps"] = (
                 f"estimated: ops back to back, each taking its roofline estimate on "
                 f"{metadata['device']} (not measured)"

@@ -5,7 +5,7 @@ One process, one track (thread) per phase. On each track, module calls are neste
 that ran them, with the row's costs as args. A module call's slice spans from the start of its
 first op to the end of its last op on that track, so slices nest exactly as the call tree does.
 Timestamps are either measured (``OpCounter(timing=True)``) or laid out back to back from the
-roofline estimate; ``otherData`` says which.
+roofline estimate (:func:`back_to_back`); ``otherData`` says which.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..engine.tracker import OUTSIDE, PHASES, UNATTRIBUTED
 PID = 1
 """The trace's one process: the run."""
 
-_ARG_COLUMNS = (
+_ARG_COLUMNS: tuple[tuple[str, type], ...] = (
     ("seq", int),
     ("op", str),
     ("overload", str),
@@ -38,16 +38,24 @@ _ARG_COLUMNS = (
     ("dtype", str),
     ("shapes", str),
 )
-_OPTIONAL_ARGS = (("est_time_s", float), ("bound", str), ("time_s", float))
+_OPTIONAL_ARGS: tuple[tuple[str, type], ...] = (
+    ("est_time_s", float),
+    ("bound", str),
+    ("time_s", float),
+)
 
 
 def back_to_back(seconds: Sequence[float]) -> tuple[list[int], list[int]]:
-    """``(starts_ns, ends_ns)`` of calls laid out one after another, each taking its seconds.
+    """``(starts_ns, ends_ns)`` of calls laid out one after another, each taking its seconds
+    plus one nanosecond.
 
-    Ends are rounded from the running sum, not summed from rounded durations, so sub-nanosecond
-    ops leave no drift."""
+    The extra nanosecond gives ops the estimate prices at 0 (views, allocations) or below a
+    nanosecond a slice a viewer can draw inside their module (a viewer ends a slice where the
+    next one starts, so a zero-length op at a module's end would be drawn outside it). Times
+    are rounded from the running sum, not summed from rounded durations, so nothing drifts:
+    op ``i`` starts at ``round(sum of the seconds before it, in ns) + i``."""
     ends = np.cumsum(np.asarray(seconds, dtype=np.float64)) * 1e9
-    ends_ns = [round(float(e)) for e in ends]
+    ends_ns = [round(float(e)) + i + 1 for i, e in enumerate(ends)]
     return [0, *ends_ns[:-1]], ends_ns
 
 
