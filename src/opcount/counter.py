@@ -389,7 +389,7 @@ class OpCounter:
 
     def _timed_run(self) -> TimedRun:
         mode = self._require_run()
-        return TimedRun(self.to_dataframe(), mode)
+        return TimedRun(self.to_dataframe, mode)
 
     def roofline(
         self,

@@ -70,6 +70,11 @@ class CallClock:
         self.starts_ns.append(start_ns)
         self.ends_ns.append(end_ns)
 
+    @property
+    def timed_cuda(self) -> bool:
+        """Whether any call read so far ran on a CUDA device (and was timed by events)."""
+        return bool(self._references)
+
     def spans(self) -> tuple[list[int], list[int]]:
         """``(starts_ns, ends_ns)`` of every call so far, CUDA events read now (one
         synchronize per device that ran an op since the last read)."""

@@ -4,6 +4,8 @@ turned into a roofline, per-module seconds, a trace or a chart."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -20,11 +22,17 @@ __all__ = ["DeviceLike", "TimedRun"]
 
 
 class TimedRun:
-    """One counted run's rows (``OpCounter.to_dataframe()``) and the mode that recorded them."""
+    """One counted run's rows (``OpCounter.to_dataframe``, built only when asked for) and the
+    mode that recorded them."""
 
-    def __init__(self, rows: pd.DataFrame, mode: CountingMode) -> None:
-        self.rows = rows
+    def __init__(self, rows: Callable[[], pd.DataFrame], mode: CountingMode) -> None:
+        self._rows = rows
         self.mode = mode
+
+    @cached_property
+    def rows(self) -> pd.DataFrame:
+        """The run's rows."""
+        return self._rows()
 
     @property
     def measured(self) -> bool:
@@ -131,12 +139,12 @@ class TimedRun:
             starts, ends = self.mode.clock.spans()
             spans = (starts[: len(rows)], ends[: len(rows)])
             metadata["timestamps"] = "measured: each op's kernel call, " + (
-                "CUDA events on the op's stream" if self.mode.clock.cuda else "CPU wall time"
+                "CUDA events on the op's stream" if self.mode.clock.timed_cuda else "CPU wall time"
             )
         else:
             spans = trace.back_to_back(rows["est_time_s"].tolist())
             metadata["timestamps"] = (
-                f"estimated: ops back to back, each taking its roofline estimate on "
+                f"estimated: ops back to back, each taking its roofline estimate plus 1 ns on "
                 f"{metadata['device']} (not measured)"
             )
         events = self.mode.events
