@@ -8,7 +8,6 @@ Rows that take no time by definition (free ops; anything with no FLOPs and no by
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,8 +134,3 @@ def roofline_frame(rows: pd.DataFrame, ceiling: Ceilings) -> pd.DataFrame:
     frame["intensity"] = intensity
     frame["bound"] = pd.Series(bound, index=frame.index, dtype=frame["op"].dtype)
     return frame
-
-
-def peaks_of(ceiling: Ceilings, dtypes: Mapping[str, bool]) -> dict[str, float]:
-    """``{dtype: peak}`` for the plot's ceilings: each dtype's matrix or vector peak."""
-    return {dtype: ceiling.peak(dtype, matrix) for dtype, matrix in dtypes.items()}
