@@ -91,6 +91,15 @@ def opcount_measuring_every_call() -> Iterator[OpCounter]:
         opcount.engine.mode.MEMO_LIMIT = limit
 
 
+@contextmanager
+def opcount_timing() -> Iterator[OpCounter]:
+    """:func:`opcount_counter` with ``timing=True``: each op's kernel call timed too."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with OpCounter(timing=True) as counter:
+            yield counter
+
+
 VARIANTS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "plain": nullcontext,
     "empty mode": EmptyMode,
@@ -98,6 +107,7 @@ VARIANTS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "FlopCounterMode": lambda: FlopCounterMode(display=False),
     "opcount, no reuse": opcount_measuring_every_call,
     "recording floor": RecordingFloorMode,
+    "opcount, timing=True": opcount_timing,
 }
 """Name -> context manager factory; ``plain`` is the uninstrumented run."""
 

@@ -17,6 +17,10 @@ timeout 240 python3 -m pytest -p no:cacheprovider -m cuda tests/test_cuda.py -v 
     >"$OUT/cuda_tests.log" 2>&1
 echo "cuda tests: exit $?"
 
+timeout 120 python3 -m pytest -p no:cacheprovider -m cuda tests/test_timing_cuda.py -v -rs \
+    >"$OUT/timing_cuda_tests.log" 2>&1
+echo "timing cuda tests: exit $?"
+
 timeout 240 python3 -m opcount --all torchvision --device cuda --quiet \
     --csv "$OUT/torchvision_cuda.csv" >"$OUT/sweep.log" 2>&1
 echo "torchvision sweep on cuda: exit $?"
@@ -33,6 +37,8 @@ echo "per-op benchmark: exit $?"
 echo "--- summary"
 grep -E "passed|failed|error" "$OUT/cuda_tests.log" | tail -3
 grep -E "^(FAILED|ERROR)|SKIPPED" "$OUT/cuda_tests.log" | head -20
+grep -E "passed|failed|error" "$OUT/timing_cuda_tests.log" | tail -3
+grep -E "^(FAILED|ERROR)|SKIPPED" "$OUT/timing_cuda_tests.log" | head -20
 tail -4 "$OUT/sweep.log"
 tail -3 "$OUT/suite.log"
 grep -E "^(FAILED|ERROR)" "$OUT/suite.log" | head -20

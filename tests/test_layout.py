@@ -21,10 +21,10 @@ ALLOWED: dict[str, set[str]] = {
     "reports": {"errors", "formulas", "engine"},
     "regions": {"errors"},
     "generation": {"errors", "engine", "reports"},
-    "counter": {"errors", "formulas", "engine", "reports", "regions", "generation"},
+    "counter": {"errors", "formulas", "engine", "reports", "regions", "generation", "timing"},
     "compat": {"errors", "formulas", "reports", "counter"},
     "cli": {"errors", "formulas", "engine", "reports", "counter", "devices", "training"}
-    | {"generation"},
+    | {"generation", "timing"},
     "training": {"errors", "formulas", "engine", "reports", "counter", "devices"},
     "distributed": {"errors", "formulas", "engine", "reports", "counter"},
     "timing": {"errors", "formulas", "engine", "reports", "devices"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from torch import nn
 from .engine.decisions import DecisionTable, merge_overrides
 from .engine.events import UNSUPPORTED
 from .engine.mode import CountingMode
+from .engine.timed_mode import TimedCountingMode
 from .engine.tracker import ModuleTracker
 from .errors import OpCountError, UnsupportedOpError
 from .formulas import REGISTRY
@@ -28,6 +30,8 @@ from .reports import calls as call_reports
 from .reports import export, frames, table
 from .reports import regions as region_reports
 from .reports.params import count_params, params_by_module
+from .timing import measured
+from .timing.run import DeviceLike, TimedRun
 
 
 class OpCounter:
@@ -49,6 +53,8 @@ class OpCounter:
         warn: emit one warning per run listing ops without a formula.
         record_shapes: keep the input and output shapes of each module call (as tuples of
             ints) for the printed table.
+        timing: measure each op's own time into a ``time_s`` column (CPU: wall time of the
+            kernel call; CUDA: events around it, read when a report is first built).
     """
 
     def __init__(
@@ -60,6 +66,7 @@ class OpCounter:
         strict: bool = False,
         warn: bool = True,
         record_shapes: bool = True,
+        timing: bool = False,
     ) -> None:
         if model is not None and not isinstance(model, nn.Module):
             raise OpCountError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -67,6 +74,7 @@ class OpCounter:
         self.strict = strict
         self.warn = warn
         self.record_shapes = record_shapes
+        self.timing = timing
         self._registry = merge_overrides(REGISTRY, formulas)
         self._costs = cost_table(costs)  # checked now, not at the first op
         self._exit_stack: ExitStack | None = None
@@ -84,7 +92,8 @@ class OpCounter:
             raise OpCountError("this OpCounter is already counting; use a second OpCounter")
         self._decisions = DecisionTable(self._registry)
         self._tracker = ModuleTracker(self.model, record_shapes=self.record_shapes)
-        self._mode = CountingMode(self._decisions, self._tracker, self._costs)
+        mode_class = TimedCountingMode if self.timing else CountingMode
+        self._mode = mode_class(self._decisions, self._tracker, self._costs)
         self._rows = None
         self._regions = RegionLog(self._mode.events.row_ids)
         with ExitStack() as stack:
@@ -146,6 +155,8 @@ class OpCounter:
             self._rows = frames.rows_frame(
                 mode.events, self._decisions.ops, mode.tracker.frames, marks
             )
+            if isinstance(mode, TimedCountingMode):
+                self._rows["time_s"] = measured.seconds(mode.clock, len(self._rows))
         return frames.handed_out(self._rows)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
@@ -183,10 +194,22 @@ class OpCounter:
 
     # -- aggregates --------------------------------------------------------------------------
 
-    def by_module(self, depth: int | None = None, phase: str | None = None) -> pd.DataFrame:
+    def by_module(
+        self,
+        depth: int | None = None,
+        phase: str | None = None,
+        *,
+        device: DeviceLike | None = None,
+        peak_flops: float | None = None,
+        bandwidth: float | None = None,
+    ) -> pd.DataFrame:
         """Per module: inclusive and ``self_`` FLOPs/MACs/bytes, per phase and in total, calls,
         share of the total, input/output shapes of the first call and, with
-        ``OpCounter(model)``, parameters (see :func:`opcount.params_by_module`)."""
+        ``OpCounter(model)``, parameters (see :func:`opcount.params_by_module`).
+
+        With ``timing=True``: ``time_s`` columns (measured); with a ``device`` (or
+        ``peak_flops=``/``bandwidth=``, as :meth:`roofline` takes them): ``est_time_s``
+        columns, each in total, ``self_``, per phase and as a share."""
         mode = self._require_run()
         tracker = mode.tracker
         shapes = None
@@ -198,9 +221,10 @@ class OpCounter:
                 tracker.shape_table.shapes,
             )
         params = params_by_module(self.model) if self.model is not None else None
-        return frames.by_module(
+        frame = frames.by_module(
             self.to_dataframe(), tracker.frames, depth, phase, params=params, shapes=shapes
         )
+        return self._timed_run().add_module_times(frame, phase, device, peak_flops, bandwidth)
 
     def by_op(self) -> pd.DataFrame:
         """Per aten op: calls, FLOPs, MACs and bytes."""
@@ -441,3 +465,94 @@ class OpCounter:
             f"OpCounter(total_macs={self.total_macs}, total_flops={self.total_flops}, "
             f"ops={len(self._mode.events)})"
         )
+
+    # -- time --------------------------------------------------------------------------------
+
+    def _timed_run(self) -> TimedRun:
+        mode = self._require_run()
+        return TimedRun(self.to_dataframe, mode)
+
+    def roofline(
+        self,
+        device: DeviceLike | None = None,
+        *,
+        peak_flops: float | None = None,
+        bandwidth: float | None = None,
+        network_bandwidth: float | None = None,
+    ) -> pd.DataFrame:
+        """The rows with ``est_time_s = max(flops / peak, bytes / bandwidth)``, ``intensity``
+        (FLOPs per byte moved) and ``bound`` (``compute``, ``memory``, ``network`` or ``none``).
+
+        ``device`` names an entry of ``opcount.DEVICES`` (``"h100-sxm"``), ``"auto"`` (this
+        CUDA device) or is a ``DeviceSpec``; matmul, conv and attention rows use its matrix
+        peak for their dtype, every other row the vector peak. ``peak_flops`` (one FLOP/s for
+        every row) and ``bandwidth`` (bytes/s) override it, or describe a device without an
+        entry. Free rows take 0; comm rows take ``comm_bytes / network_bandwidth``, or 0
+        without one.
+        """
+        return self._timed_run().roofline(
+            device,
+            peak_flops=peak_flops,
+            bandwidth=bandwidth,
+            network_bandwidth=network_bandwidth,
+        )
+
+    def estimated_time(
+        self,
+        device: DeviceLike | None = None,
+        *,
+        peak_flops: float | None = None,
+        bandwidth: float | None = None,
+        network_bandwidth: float | None = None,
+    ) -> float:
+        """The run's estimated seconds on ``device``: the sum of :meth:`roofline`'s
+        ``est_time_s`` (ops one after another, none overlapping), correctly rounded
+        (``math.fsum``)."""
+        rows = self.roofline(
+            device,
+            peak_flops=peak_flops,
+            bandwidth=bandwidth,
+            network_bandwidth=network_bandwidth,
+        )
+        return math.fsum(rows["est_time_s"].tolist())
+
+    def roofline_table(
+        self,
+        device: DeviceLike | None = None,
+        *,
+        depth: int | None = 2,
+        peak_flops: float | None = None,
+        bandwidth: float | None = None,
+    ) -> str:
+        """The printed roofline on ``device``: per module down to tree level ``depth``, the
+        estimated time, its share of the run's, the bound (the kind of op that took most of
+        it) and the intensity (FLOPs per byte moved), with the ceilings it assumed."""
+        return self._timed_run().roofline_report(
+            self.by_module(), depth, device, peak_flops, bandwidth
+        )
+
+    def to_chrome_trace(
+        self,
+        path: str | os.PathLike[str],
+        device: DeviceLike | None = None,
+        *,
+        peak_flops: float | None = None,
+        bandwidth: float | None = None,
+    ) -> None:
+        """Write the run as a Trace Event Format JSON file (chrome://tracing, ui.perfetto.dev):
+        a track per phase, module calls as nested slices, ops inside them with their costs.
+        Timestamps are measured with ``timing=True``; otherwise ops are laid out back to back
+        by their roofline estimate on ``device``, which is then required."""
+        self._timed_run().write_trace(path, device, peak_flops=peak_flops, bandwidth=bandwidth)
+
+    def plot_roofline(
+        self,
+        device: DeviceLike | None = None,
+        *,
+        peak_flops: float | None = None,
+        bandwidth: float | None = None,
+    ) -> Any:
+        """A roofline chart (needs matplotlib): ops as points of intensity against FLOP/s
+        (measured with ``timing=True``, else estimated) under ``device``'s ceilings; returns
+        the matplotlib ``Figure``."""
+        return self._timed_run().plot(device, peak_flops=peak_flops, bandwidth=bandwidth)

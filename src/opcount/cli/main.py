@@ -22,6 +22,9 @@ from ..reports.format import format_compute
 from .inputs import DTYPES, InputSpec, InputSpecError, parse_input
 from .models import LoadedModel, ModelError, UsageError, load_model
 from .sweep import SweepRow, render_sweep, sweep_frame, sweep_models
+from .timing import add_arguments as add_time_arguments
+from .timing import check as check_time_options
+from .timing import report as time_report
 
 _DEVICES = ("cpu", "cuda", "meta")
 _FLOAT_DTYPES = ("float32", "bfloat16", "float16")
@@ -85,6 +88,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--generate", type=int, metavar="N", help="hf: prefill the prompt, then N decode steps"
     )
+    add_time_arguments(parser)
     return parser
 
 
@@ -168,16 +172,20 @@ def _run(args: argparse.Namespace) -> int:
         return run_hf(args, names[0], specs, dtype, _print_single, _export)
     if args.config or args.prompt is not None or args.generate is not None:
         raise UsageError("--config, --prompt and --generate apply to one hf: model")
+    check_time_options(args, len(names))
     if len(names) == 1:
         from .runner import count_run
 
         loaded = load_model(names[0], args.device, specs, args.batch)
-        counter = count_run(loaded, backward=args.backward, train=args.train, dtype=dtype)
+        counter = count_run(
+            loaded, backward=args.backward, train=args.train, dtype=dtype, timing=args.timing
+        )
         _print_single(args, loaded, counter)
         _export(args, counter)
         if args.html:
             counter.to_html(args.html, title=_title(args, loaded))
             print(f"wrote the HTML report to {args.html}", file=sys.stderr)
+        time_report(args, counter)
         return 0
     if args.json or args.parquet:
         raise UsageError("--json and --parquet write one model's rows; use --csv for a sweep")

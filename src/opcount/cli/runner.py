@@ -59,7 +59,12 @@ def failing_module(error: BaseException, model: nn.Module) -> str | None:
 
 
 def count_run(
-    loaded: LoadedModel, *, backward: bool, train: bool, dtype: torch.dtype | None
+    loaded: LoadedModel,
+    *,
+    backward: bool,
+    train: bool,
+    dtype: torch.dtype | None,
+    timing: bool = False,
 ) -> OpCounter:
     """Run the model once under an OpCounter; the model's own errors become ModelError."""
     model = loaded.model
@@ -69,7 +74,7 @@ def count_run(
         model.to(dtype)
         args = _cast(args, dtype)
         kwargs = {k: _cast(v, dtype) for k, v in kwargs.items()}
-    counter = OpCounter(model, warn=False)
+    counter = OpCounter(model, warn=False, timing=timing)
     try:
         with torch.set_grad_enabled(backward), counter:
             output = model(*args, **kwargs)

@@ -212,6 +212,10 @@ class ModuleTracker:
                 pass
         return self.shape_table.code(tensor_shapes(value))
 
+    def parent_frames(self) -> list[int]:
+        """Per frame, the frame of the module call it was called from (-1: none)."""
+        return [parent for _module, parent, _phase in self._raw]
+
     # -- names -------------------------------------------------------------------------------
 
     @property
