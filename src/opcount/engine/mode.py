@@ -114,7 +114,9 @@ class CountingMode(TorchDispatchMode):
             )
             self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
             shape_code = events.shape_table.code(())
-            row_id = events.add_row((op_id, UNSUPPORTED, 0, 0, 0, 0, 0, None, None, shape_code))
+            row_id = events.add_row(
+                (op_id, UNSUPPORTED, 0, 0, 0, 0, 0, None, None, shape_code, 0)
+            )
             frame, phase, fwd_seq = 0, FORWARD, -1
         events.row_ids.append(row_id)
         events.frames.append(frame)
@@ -165,11 +167,15 @@ class CountingMode(TorchDispatchMode):
         if first is not None:
             dtype, device = first.dtype, first.device
 
-        flops = macs = int_ops = 0
+        flops = macs = int_ops = comm_bytes = 0
         if status == COUNTED:
             previous = activate(self.costs)  # this counter's costs, even inside another's
             try:
-                flops, macs = fn(args, kwargs or _NO_KWARGS, out)  # type: ignore[misc]
+                cost = fn(args, kwargs or _NO_KWARGS, out)  # type: ignore[misc]
+                if len(cost) == 2:
+                    flops, macs = cost
+                else:  # a collective's (flops, macs, comm_bytes): formulas/comm.py
+                    flops, macs, comm_bytes = cost
             except Exception as error:  # a formula must never break the user's run
                 status = UNSUPPORTED
                 self.formula_errors[seq] = f"{type(error).__name__}: {error}"
@@ -217,7 +223,9 @@ class CountingMode(TorchDispatchMode):
         if shape_code is None:
             shape_code = shape_table.add(shapes)
         op_id = decision.op_id
-        return op_id, status, flops, macs, int_ops, read, written, dtype, device, shape_code
+        return op_id, status, flops, macs, int_ops, read, written, dtype, device, shape_code, (
+            comm_bytes
+        )
 
 
 def _disable_dynamo_directly() -> None:
