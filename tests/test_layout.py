@@ -19,11 +19,11 @@ ALLOWED: dict[str, set[str]] = {
     "formulas": {"errors"},
     "engine": {"errors", "formulas"},
     "reports": {"errors", "formulas", "engine"},
-    "counter": {"errors", "formulas", "engine", "reports"},
+    "counter": {"errors", "formulas", "engine", "reports", "distributed"},
     "compat": {"errors", "formulas", "reports", "counter"},
     "cli": {"errors", "formulas", "engine", "reports", "counter", "devices", "training"},
     "training": {"errors", "formulas", "engine", "reports", "counter", "devices"},
-    "distributed": {"errors", "formulas", "engine", "reports", "counter"},
+    "distributed": {"errors", "formulas", "engine", "reports"},
     "timing": {"errors", "formulas", "engine", "reports", "devices"},
     "": {"errors", "formulas", "engine", "reports", "counter", "cli", "compat", "devices"}
     | {"training", "distributed", "timing"},

@@ -7,6 +7,7 @@ a module tracker attributes forward and backward ops to the module call that did
 from __future__ import annotations
 
 from .counter import OpCounter
+from .distributed import by_rank, gather
 from .errors import OpCountError, UnsupportedOpError
 from .formulas import CATEGORIES, register_formula
 from .formulas.costs import DEFAULT_COSTS
@@ -25,7 +26,9 @@ __all__ = [
     "OpCounter",
     "UnsupportedOpError",
     "__version__",
+    "by_rank",
     "count_params",
+    "gather",
     "params_by_dtype",
     "params_by_module",
     "plot_categories",

@@ -83,6 +83,12 @@ class OpCounter:
             self._tracker.attach()
             stack.callback(self._tracker.detach)
             stack.enter_context(self._mode)
+            # comm (issue 13): in a distributed run, count each rank's local shards (DTensor)
+            from .distributed.local import rank_mode
+
+            ranked = rank_mode(self._mode)
+            if ranked is not None:
+                stack.enter_context(ranked)
             self._exit_stack = stack.pop_all()
         self._active = True
         return self
@@ -150,6 +156,11 @@ class OpCounter:
     def total_macs(self) -> int:
         """Multiply-accumulates of matmul, convolution and attention ops."""
         return self._require_run().events.total("macs")
+
+    @property
+    def total_comm_bytes(self) -> int:
+        """Bytes this rank's collectives sent (the ``comm_bytes`` column's sum)."""
+        return self._require_run().events.total("comm_bytes")
 
     @property
     def complete(self) -> bool:
