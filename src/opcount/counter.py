@@ -312,6 +312,7 @@ class OpCounter:
                 shapes=self.record_shapes,
                 backward="backward" in totals["phases"],
                 recompute="recompute" in totals["phases"],
+                comm=self.total_comm_bytes > 0,
             )
         footer: dict[str, Any] = {"macs": totals["macs"], "flops": totals["flops"]}
         for phase, values in totals["phases"].items():
@@ -321,6 +322,7 @@ class OpCounter:
             bytes_read=totals["bytes_read"],
             bytes_written=totals["bytes_written"],
             params=totals.get("params"),
+            comm_bytes=self.total_comm_bytes,
         )
         return table.summary_lines(totals), records, list(columns), footer, totals
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pickle
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -41,7 +41,7 @@ def gather(counter: Any, dst: int = 0, timeout: float = 60.0) -> pd.DataFrame | 
     call = _calls[0]
     _calls[0] += 1
     prefix = f"{_PREFIX}/{call}"
-    store.set(f"{prefix}/rows/{rank}", _payload(counter))
+    store.set(f"{prefix}/rows/{rank}", _payload(counter))  # type: ignore[arg-type]
 
     wait = timedelta(seconds=timeout)
     if rank == dst:
@@ -55,7 +55,7 @@ def gather(counter: Any, dst: int = 0, timeout: float = 60.0) -> pd.DataFrame | 
         verdict = _wait_for(store, f"{prefix}/verdict", wait, timeout, dst)
     if verdict != "ok":
         raise OpCountError(verdict)
-    return frame
+    return cast("pd.DataFrame | None", frame)
 
 
 def _payload(counter: Any) -> bytes:
@@ -102,7 +102,7 @@ def _wait_for(store: Any, key: str, wait: timedelta, timeout: float, dst: int) -
         store.wait([key], wait)
     except RuntimeError:
         return f"opcount.gather: rank {dst} (dst) did not finish gathering within {timeout:g} s"
-    return store.get(key).decode()
+    return str(store.get(key).decode())
 
 
 def by_rank(rows: pd.DataFrame) -> pd.DataFrame:

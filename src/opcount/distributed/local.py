@@ -4,9 +4,10 @@ DTensor ops reach a mode with their *global* shapes, before DTensor turns them i
 This mode answers ``NotImplemented`` to them, so DTensor's own handler runs, redistributes and
 issues the local ops on the shards, which come back through this mode to the counter: each
 local op once. DTensor's sharding propagation runs ops on fake tensors (global shapes) on a cache
-miss, under a fake mode of its own; those are passed by the counter. Collectives are attributed to the module whose
-parameters they move: FSDP2's (labelled by ``record_function`` with the module's name) to that
-module, a backward collective outside FSDP2 (DDP's bucket all-reduces) to the root module.
+miss, under a fake mode of its own; those go past the counter. Collectives are attributed to
+the module whose parameters they move: FSDP2's (labelled by ``record_function`` with the
+module's name) to that module, a backward collective outside FSDP2 (DDP's bucket all-reduces)
+to the root module.
 """
 
 from __future__ import annotations
@@ -69,12 +70,12 @@ class RankMode(TorchDispatchMode):
             # mode of its own; not this rank's work, so past the counter, uncounted
             with _pop_mode_temporarily():
                 return func(*args, **kwargs)
-        kind = self._kind.get(id(func))
-        if kind is None:
-            kind = self._kind[id(func)] = _kind_of(func)
-        if kind == 0:
+        handling = self._kind.get(id(func))
+        if handling is None:
+            handling = self._kind[id(func)] = _kind_of(func)
+        if handling == 0:
             return func(*args, **kwargs)
-        if kind == 2:
+        if handling == 2:
             return self._label(func, args, kwargs)
         return self._collective(func, args, kwargs)
 

@@ -175,7 +175,7 @@ class CountingMode(TorchDispatchMode):
                 if len(cost) == 2:
                     flops, macs = cost
                 else:  # a collective's (flops, macs, comm_bytes): formulas/comm.py
-                    flops, macs, comm_bytes = cost
+                    flops, macs, comm_bytes = cost  # type: ignore[misc]
             except Exception as error:  # a formula must never break the user's run
                 status = UNSUPPORTED
                 self.formula_errors[seq] = f"{type(error).__name__}: {error}"

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .registry import REGISTRY, FormulaFn
+from .registry import REGISTRY, CommFormulaFn
 
 CommCost = tuple[int, int, int]
 """``(flops, macs, comm_bytes)`` of one collective call."""
@@ -60,7 +60,7 @@ def group_size(args: Sequence[Any]) -> int:
     """The size of the process group a collective runs on: read from its ProcessGroup argument
     (a TorchScript object for c10d ops) or its group name (functional collectives)."""
     import torch.distributed as dist
-    from torch.distributed.distributed_c10d import _resolve_process_group
+    from torch.distributed import distributed_c10d
 
     for value in args:
         if isinstance(value, torch.ScriptObject):
@@ -72,7 +72,7 @@ def group_size(args: Sequence[Any]) -> int:
             return int(value.size())
     name = args[-1]
     if isinstance(name, str):
-        return int(_resolve_process_group(name).size())
+        return int(distributed_c10d._resolve_process_group(name).size())  # type: ignore[arg-type, attr-defined]
     raise ValueError(f"no process group among the arguments: {[type(a).__name__ for a in args]}")
 
 
@@ -219,7 +219,7 @@ def fsdp_copy(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommC
     return 0, 0, 0
 
 
-COMM_FORMULAS: dict[str, FormulaFn] = {
+COMM_FORMULAS: dict[str, CommFormulaFn] = {
     # c10d: one op per torch.distributed call
     "c10d.allreduce_": c10d_all_reduce,
     "c10d.allreduce_coalesced_": c10d_all_reduce,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar, Union, cast
 
 import torch
 from torch._ops import OpOverload, OpOverloadPacket
@@ -22,6 +22,9 @@ Cost = tuple[int, int]
 
 FormulaFn = Callable[[Sequence[Any], Mapping[str, Any], Any], Cost]
 """``fn(args, kwargs, out) -> (flops, macs)``."""
+
+CommFormulaFn = Callable[[Sequence[Any], Mapping[str, Any], Any], tuple[int, int, int]]
+"""A collective's ``fn(args, kwargs, out) -> (flops, macs, comm_bytes)`` (formulas/comm.py)."""
 
 CATEGORIES = (
     "matmul",
@@ -127,14 +130,20 @@ class Registry:
         return formula
 
     def add_by_name(
-        self, name: str, fn: FormulaFn, category: str, *, reads_values: bool = True
+        self,
+        name: str,
+        fn: FormulaFn | CommFormulaFn,
+        category: str,
+        *,
+        reads_values: bool = True,
     ) -> None:
         """Register ``fn`` for the op named ``name`` (``"fsdp.chunk_cat"``), which may not
         exist yet: a library defines it later. A formula registered by packet wins."""
         check_category(category)
         if name in self._by_name:
             raise OpCountError(f"a formula for {name} is already registered")
-        self._by_name[name] = Formula(fn, category, reads_values)
+        # a collective's three values are told apart by their count where the mode reads them
+        self._by_name[name] = Formula(cast(FormulaFn, fn), category, reads_values)
 
     def __contains__(self, key: object) -> bool:
         return key in self._formulas

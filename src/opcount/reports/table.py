@@ -57,6 +57,7 @@ TABLE_COLUMNS: dict[str, Column] = {
     "share": Column("FLOPs %", "flops_share", "share"),
     "bytes_read": Column("read", "bytes_read", "bytes"),
     "bytes_written": Column("written", "bytes_written", "bytes"),
+    "comm_bytes": Column("comm sent", "comm_bytes", "bytes"),  # comm (issue 13)
 }
 """Columns ``OpCounter.table(columns=...)`` accepts, by key."""
 
@@ -68,6 +69,7 @@ DROP_ORDER = (
     "bytes_written",
     "backward_macs",
     "recompute_flops",
+    "comm_bytes",
     "share",
     "output",
     "type",
@@ -86,6 +88,7 @@ def default_columns(
     shapes: bool,
     backward: bool,
     recompute: bool,
+    comm: bool = False,
 ) -> list[str]:
     """The columns a plain ``print(counter)`` shows, given what the run recorded."""
     columns = ["type"]
@@ -98,6 +101,8 @@ def default_columns(
         columns.append("backward_flops")
     if recompute:
         columns.append("recompute_flops")
+    if comm:  # collectives ran (comm, issue 13)
+        columns.append("comm_bytes")
     columns.append("share")
     return columns
 
