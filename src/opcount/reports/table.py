@@ -69,10 +69,10 @@ DROP_ORDER = (
     "bytes_written",
     "backward_macs",
     "recompute_flops",
-    "comm_bytes",
     "share",
     "output",
     "type",
+    "comm_bytes",  # last: in a distributed run the bytes sent matter as much as the FLOPs
 )
 """Columns left out, in this order, while a table is wider than asked; the module name, params,
 MACs and FLOPs always stay."""
