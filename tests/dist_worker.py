@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import traceback
 from datetime import timedelta
 from typing import Any
@@ -217,17 +218,22 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(SCENARIOS))
     a = parser.parse_args()
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(a.port))
+    started = time.monotonic()
     torch.set_num_threads(1)
     dist.init_process_group(
         "gloo", rank=a.rank, world_size=a.world, timeout=timedelta(seconds=60)
     )
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"seconds": {}}
     for name in a.only.split(","):
+        start = time.monotonic()
         try:
             results[name] = SCENARIOS[name](a.world, a.rank)
         except Exception:
             results[name] = {"error": traceback.format_exc()}
-        dist.barrier() if name != "timeout" else None
+        if name != "timeout":
+            dist.barrier()
+        results["seconds"][name] = round(time.monotonic() - start, 2)
+    results["seconds"]["all"] = round(time.monotonic() - started, 2)
     with open(os.path.join(a.out, f"rank{a.rank}.json"), "w") as f:
         json.dump(results, f)
     dist.destroy_process_group()
