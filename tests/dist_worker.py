@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from datetime import timedelta
 from typing import Any
 
@@ -67,6 +68,14 @@ def collectives(n: int, rank: int) -> dict[str, Any]:
         dist.barrier()
     out = rows_summary(c)
     out["total_comm_bytes"] = c.total_comm_bytes
+    with warnings.catch_warnings(record=True) as caught:  # meta: nothing can be sent
+        warnings.simplefilter("always")
+        with OpCounter(warn=False) as c:
+            dist.all_reduce(torch.ones(1000, device="meta"))
+    out["meta"] = {
+        "warnings": [str(w.message) for w in caught if "meta" in str(w.message)],
+        "comm_bytes": c.total_comm_bytes,
+    }
     if n >= 4:  # a subgroup's size, not the world's
         pair = dist.new_group([0, 1])
         with OpCounter(warn=False) as c:

@@ -151,6 +151,10 @@ def test_explicit_collectives_closed_forms(world: Any) -> None:
         assert flops["c10d._reduce_scatter_base_"] == (n - 1) * 1000
         assert result["total_comm_bytes"] == sum(got.values())
         assert result["by_phase_comm"] == {"forward": sum(got.values())}
+        # on meta a collective cannot run: one clear warning, and the bytes it would send
+        assert result["meta"]["comm_bytes"] == 2 * (n - 1) * 4000 // n
+        assert len(result["meta"]["warnings"]) == 1
+        assert "collectives cannot run on meta" in result["meta"]["warnings"][0]
     if n == 4:  # the subgroup's size, 2, not the world's
         assert [row[3] for row in ranks[0]["subgroup"]] == [2 * (2 - 1) * 4000 // 2]
         assert ranks[2]["subgroup"] == []
@@ -199,6 +203,10 @@ def test_fsdp2_all_gathers_padded_shards(world: Any) -> None:
         modules = {row[2] for row in result["comm"] if row[1] == "backward"}
         assert modules == {"0", "2"}  # each collective with the module whose parameters move
         assert "<unattributed>" not in {row[2] for row in result["comm"]}
+        for module in layers:  # by_module() carries the column, phases summed
+            own = sum(row[3] for row in result["comm"] if row[2] == module)
+            assert result["by_module_comm"][module] == own
+        assert result["by_module_comm"][""] == sum(row[3] for row in result["comm"])
 
 
 def test_fsdp1_is_complete(world: Any) -> None:
@@ -256,3 +264,29 @@ def test_gather_times_out_naming_the_missing_ranks(world: Any) -> None:
     assert ranks[0]["message"] == (
         f"opcount.gather: rank(s) {list(range(1, n))} did not reach gather within 2 s"
     )
+
+
+def test_collective_ops_are_classified_without_a_process_group() -> None:
+    from opcount.engine.decisions import DecisionTable
+    from opcount.engine.events import COUNTED, FREE
+    from opcount.formulas import REGISTRY
+
+    table = DecisionTable(REGISTRY)
+    wait = table.get(torch.ops._c10d_functional.wait_tensor.default)
+    assert wait.status == FREE
+    for op in (torch.ops.c10d.allreduce_.default, torch.ops._c10d_functional.all_reduce.default):
+        decision = table.get(op)
+        assert decision.status == COUNTED
+        assert table.ops[decision.op_id].category == "comm"
+
+
+def test_a_name_keyed_formula_is_refused_twice() -> None:
+    from opcount.errors import OpCountError
+    from opcount.formulas import Registry
+
+    registry = Registry()
+    registry.add_by_name("fsdp.chunk_cat", lambda a, k, o: (0, 0), "copy")
+    with pytest.raises(OpCountError, match=r"fsdp\.chunk_cat"):
+        registry.add_by_name("fsdp.chunk_cat", lambda a, k, o: (0, 0), "copy")
+    with pytest.raises(OpCountError, match="unknown category"):
+        registry.add_by_name("fsdp.other", lambda a, k, o: (0, 0), "network")
