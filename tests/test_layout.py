@@ -21,12 +21,13 @@ ALLOWED: dict[str, set[str]] = {
     "reports": {"errors", "formulas", "engine"},
     "regions": {"errors"},
     "generation": {"errors", "engine", "reports"},
-    "counter": {"errors", "formulas", "engine", "reports", "regions", "generation", "timing"},
+    "counter": {"errors", "formulas", "engine", "reports", "regions", "generation", "timing"}
+    | {"distributed"},
     "compat": {"errors", "formulas", "reports", "counter"},
     "cli": {"errors", "formulas", "engine", "reports", "counter", "devices", "training"}
     | {"generation", "timing"},
     "training": {"errors", "formulas", "engine", "reports", "counter", "devices"},
-    "distributed": {"errors", "formulas", "engine", "reports", "counter"},
+    "distributed": {"errors", "formulas", "engine", "reports"},
     "timing": {"errors", "formulas", "engine", "reports", "devices"},
     "": {"errors", "formulas", "engine", "reports", "counter", "cli", "compat", "devices"}
     | {"training", "distributed", "timing", "regions", "generation"},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .counter import OpCounter
 from .devices import DEVICES, peak_flops
+from .distributed import by_rank, gather
 from .errors import OpCountError, UnsupportedOpError
 from .formulas import CATEGORIES, register_formula
 from .formulas.costs import DEFAULT_COSTS
@@ -28,7 +29,9 @@ __all__ = [
     "OpCounter",
     "UnsupportedOpError",
     "__version__",
+    "by_rank",
     "count_params",
+    "gather",
     "params_by_dtype",
     "params_by_module",
     "peak_flops",

@@ -102,6 +102,12 @@ class OpCounter:
             attach_regions(self._regions)  # boundaries only: no work per op
             stack.callback(detach_regions, self._regions)
             stack.enter_context(self._mode)
+            # in a distributed run, count each rank's local shards (DTensor)
+            from .distributed.local import rank_mode
+
+            ranked = rank_mode(self._mode)
+            if ranked is not None:
+                stack.enter_context(ranked)
             self._exit_stack = stack.pop_all()
         self._active = True
         return self
@@ -174,6 +180,11 @@ class OpCounter:
     def total_macs(self) -> int:
         """Multiply-accumulates of matmul, convolution and attention ops."""
         return self._require_run().events.total("macs")
+
+    @property
+    def total_comm_bytes(self) -> int:
+        """Bytes this rank's collectives sent (the ``comm_bytes`` column's sum)."""
+        return self._require_run().events.total("comm_bytes")
 
     @property
     def complete(self) -> bool:
@@ -406,6 +417,7 @@ class OpCounter:
                 shapes=self.record_shapes,
                 backward="backward" in totals["phases"],
                 recompute="recompute" in totals["phases"],
+                comm=self.total_comm_bytes > 0,
             )
         footer: dict[str, Any] = {"macs": totals["macs"], "flops": totals["flops"]}
         for phase, values in totals["phases"].items():
@@ -415,6 +427,7 @@ class OpCounter:
             bytes_read=totals["bytes_read"],
             bytes_written=totals["bytes_written"],
             params=totals.get("params"),
+            comm_bytes=self.total_comm_bytes,
         )
         return table.summary_lines(totals), records, list(columns), footer, totals
 

@@ -16,7 +16,7 @@ from torch._C import DispatchKey
 from torch._ops import OpOverload
 
 from ..errors import OpCountError
-from ..formulas import FREE_OPS, FormulaFn, Registry
+from ..formulas import COMM_FREE_NAMES, FREE_OPS, FormulaFn, Registry
 from ..formulas.registry import OpKey, to_packet
 from .events import COUNTED, FREE, UNSUPPORTED
 from .row_memo import RowKeyFn, free_row_key, row_key
@@ -82,7 +82,7 @@ class DecisionTable:
         if formula is not None:
             status, category, fn = COUNTED, formula.category, formula.fn
             reads_values = formula.reads_values
-        elif packet in FREE_OPS:
+        elif packet in FREE_OPS or str(packet) in COMM_FREE_NAMES:
             status, category, fn = FREE, "view", None
         else:
             status, category, fn = UNSUPPORTED, "other", None

@@ -17,9 +17,9 @@ import numpy as np
 COUNTED, FREE, UNSUPPORTED = 0, 1, 2
 STATUSES = ("counted", "free", "unsupported")
 
-Row = tuple[int, int, int, int, int, int, int, Any, Any, int]
+Row = tuple[int, int, int, int, int, int, int, Any, Any, int, int]
 """``(op_id, status, flops, macs, int_ops, bytes_read, bytes_written, dtype, device,
-shape_code)``: what one op call cost, apart from where it ran."""
+shape_code, comm_bytes)``: what one op call cost, apart from where it ran."""
 
 ROW_FIELDS = (
     "op_id",
@@ -32,6 +32,8 @@ ROW_FIELDS = (
     "dtype",
     "device",
     "shape_code",
+    # -- bytes a collective sends, last so the fields above keep their place
+    "comm_bytes",
 )
 """The names of a :data:`Row`'s fields, in order."""
 

@@ -109,18 +109,25 @@ class CountingMode(TorchDispatchMode):
                 if key is not None and not formula_failed and len(self._memo) < MEMO_LIMIT:
                     self._memo[key] = row_id
         except Exception as error:  # recording must never break the user's run
-            tracker.problems.append(
-                f"op {seq} ({self.decisions.ops[op_id].op}) could not be recorded: {error!r}"
-            )
-            self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
-            shape_code = events.shape_table.code(())
-            row_id = events.add_row((op_id, UNSUPPORTED, 0, 0, 0, 0, 0, None, None, shape_code))
-            frame, phase, fwd_seq = 0, FORWARD, -1
+            row_id, frame, phase, fwd_seq = self._not_recorded(op_id, seq, error)
         events.row_ids.append(row_id)
         events.frames.append(frame)
         events.phases.append(phase)
         events.fwd_seqs.append(fwd_seq)
         return out
+
+    def _not_recorded(self, op_id: int, seq: int, error: Exception) -> tuple[int, int, int, int]:
+        """Row id, frame, phase and forward seq of a call whose recording raised: an
+        unsupported row without costs, the error kept as its reason (rare: off the hot path)."""
+        self.tracker.problems.append(
+            f"op {seq} ({self.decisions.ops[op_id].op}) could not be recorded: {error!r}"
+        )
+        self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
+        shape_code = self.events.shape_table.code(())
+        row_id = self.events.add_row(
+            (op_id, UNSUPPORTED, 0, 0, 0, 0, 0, None, None, shape_code, 0)
+        )
+        return row_id, 0, FORWARD, -1
 
     def _measure(
         self,
@@ -165,11 +172,15 @@ class CountingMode(TorchDispatchMode):
         if first is not None:
             dtype, device = first.dtype, first.device
 
-        flops = macs = int_ops = 0
+        flops = macs = int_ops = comm_bytes = 0
         if status == COUNTED:
             previous = activate(self.costs)  # this counter's costs, even inside another's
             try:
-                flops, macs = fn(args, kwargs or _NO_KWARGS, out)  # type: ignore[misc]
+                cost = fn(args, kwargs or _NO_KWARGS, out)  # type: ignore[misc]
+                if len(cost) == 2:
+                    flops, macs = cost
+                else:  # a collective's (flops, macs, comm_bytes): formulas/comm.py
+                    flops, macs, comm_bytes = cost  # type: ignore[misc]
             except Exception as error:  # a formula must never break the user's run
                 status = UNSUPPORTED
                 self.formula_errors[seq] = f"{type(error).__name__}: {error}"
@@ -217,7 +228,9 @@ class CountingMode(TorchDispatchMode):
         if shape_code is None:
             shape_code = shape_table.add(shapes)
         op_id = decision.op_id
-        return op_id, status, flops, macs, int_ops, read, written, dtype, device, shape_code
+        return op_id, status, flops, macs, int_ops, read, written, dtype, device, shape_code, (
+            comm_bytes
+        )
 
 
 def _disable_dynamo_directly() -> None:

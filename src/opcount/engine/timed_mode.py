@@ -20,7 +20,6 @@ from torch._ops import OpOverload
 
 from ..formulas.costs import DEFAULT_COSTS
 from .decisions import DecisionTable
-from .events import UNSUPPORTED
 from .mode import CountingMode, _device_type
 from .row_memo import MEMO_LIMIT
 from .tracker import FORWARD, ModuleTracker, graph_task_id
@@ -179,13 +178,7 @@ class TimedCountingMode(CountingMode):
                 if key is not None and not formula_failed and len(self._memo) < MEMO_LIMIT:
                     self._memo[key] = row_id
         except Exception as error:  # recording must never break the user's run
-            tracker.problems.append(
-                f"op {seq} ({self.decisions.ops[op_id].op}) could not be recorded: {error!r}"
-            )
-            self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
-            shape_code = events.shape_table.code(())
-            row_id = events.add_row((op_id, UNSUPPORTED, 0, 0, 0, 0, 0, None, None, shape_code))
-            frame, phase, fwd_seq = 0, FORWARD, -1
+            row_id, frame, phase, fwd_seq = self._not_recorded(op_id, seq, error)
         events.row_ids.append(row_id)
         events.frames.append(frame)
         events.phases.append(phase)

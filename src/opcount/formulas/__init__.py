@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import (  # noqa: F401  (importing registers the formulas)
     activation,
     attention,
+    comm,
     conv,
     copy,
     dropout_random,
@@ -27,6 +28,7 @@ from . import (  # noqa: F401  (importing registers the formulas)
     softmax_loss,
     sparse,
 )
+from .comm import COMM_FREE_NAMES
 from .free import FREE_OPS
 from .registry import (
     CATEGORIES,
@@ -41,6 +43,7 @@ from .registry import (
 
 __all__ = [
     "CATEGORIES",
+    "COMM_FREE_NAMES",
     "FREE_OPS",
     "REGISTRY",
     "Cost",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar, Union, cast
 
 import torch
 from torch._ops import OpOverload, OpOverloadPacket
@@ -22,6 +22,9 @@ Cost = tuple[int, int]
 
 FormulaFn = Callable[[Sequence[Any], Mapping[str, Any], Any], Cost]
 """``fn(args, kwargs, out) -> (flops, macs)``."""
+
+CommFormulaFn = Callable[[Sequence[Any], Mapping[str, Any], Any], tuple[int, int, int]]
+"""A collective's ``fn(args, kwargs, out) -> (flops, macs, comm_bytes)`` (formulas/comm.py)."""
 
 CATEGORIES = (
     "matmul",
@@ -98,6 +101,9 @@ class Registry:
 
     def __init__(self) -> None:
         self._formulas: dict[OpOverloadPacket, Formula] = {}
+        # formulas for ops that only exist once a library defines them (``fsdp.*`` when FSDP2
+        # is imported), keyed by the packet's qualified name; looked up once per overload
+        self._by_name: dict[str, Formula] = {}
 
     def add(
         self,
@@ -118,7 +124,26 @@ class Registry:
         self._formulas[packet] = Formula(fn, category, reads_values)
 
     def get(self, packet: OpOverloadPacket) -> Formula | None:
-        return self._formulas.get(packet)
+        formula = self._formulas.get(packet)
+        if formula is None and self._by_name:
+            formula = self._by_name.get(str(packet))
+        return formula
+
+    def add_by_name(
+        self,
+        name: str,
+        fn: FormulaFn | CommFormulaFn,
+        category: str,
+        *,
+        reads_values: bool = True,
+    ) -> None:
+        """Register ``fn`` for the op named ``name`` (``"fsdp.chunk_cat"``), which may not
+        exist yet: a library defines it later. A formula registered by packet wins."""
+        check_category(category)
+        if name in self._by_name:
+            raise OpCountError(f"a formula for {name} is already registered")
+        # a collective's three values are told apart by their count where the mode reads them
+        self._by_name[name] = Formula(cast(FormulaFn, fn), category, reads_values)
 
     def __contains__(self, key: object) -> bool:
         return key in self._formulas
@@ -132,6 +157,7 @@ class Registry:
     def copy(self) -> Registry:
         new = Registry()
         new._formulas = dict(self._formulas)
+        new._by_name = dict(self._by_name)
         return new
 
 

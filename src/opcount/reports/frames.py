@@ -39,6 +39,7 @@ COLUMNS = (
     "device",
     "shapes",
     "region",
+    "comm_bytes",
 )
 """The row schema, in order. Names are public API."""
 
@@ -51,6 +52,7 @@ INTEGER_COLUMNS = (
     "bytes_written",
     "call",
     "fwd_seq",
+    "comm_bytes",
 )
 
 
@@ -144,6 +146,7 @@ def rows_frame(
         ),
         "shapes": _take_strings([_shapes_text(s) for s in shapes], shape_codes),
         "region": _take_strings(*region_codes(regions, n)),
+        "comm_bytes": per_call("comm_bytes"),
     }
     # copy=False: the arrays are fresh, and pandas would otherwise copy the integer columns
     # into one block
@@ -193,9 +196,17 @@ def read_csv(path: Any) -> pd.DataFrame:
     return restore_types(frame)
 
 
+LATER_COLUMNS: Mapping[str, Any] = {"region": "", "comm_bytes": 0}
+"""Columns added after the first schema, with the value a row written before them reads back as
+(no region, no collective)."""
+
+
 def restore_types(frame: pd.DataFrame) -> pd.DataFrame:
     """Give rows read back from a file the dtypes :func:`rows_frame` makes: integer columns as
     int64 (Python ints where a value does not fit), the others as strings."""
+    for column, default in LATER_COLUMNS.items():  # files written before the column existed
+        if column not in frame.columns:
+            frame[column] = default
     for column in INTEGER_COLUMNS:
         values = frame[column]
         if pd.api.types.is_integer_dtype(values.dtype) and values.dtype != np.uint64:
@@ -263,7 +274,7 @@ def by_module(
         if frame_phase == 0 and not special:
             calls[fqn] = calls.get(fqn, 0) + 1
     known = set(names)
-    metrics = ["flops", "macs", "bytes_read", "bytes_written"]
+    metrics = ["flops", "macs", "bytes_read", "bytes_written", "comm_bytes"]
     value_columns = []
     for p in PHASES:
         for m in metrics:
@@ -292,12 +303,14 @@ def by_module(
             "self_flops": sum(own[f"{p}_flops"] for p in PHASES),
             "self_macs": sum(own[f"{p}_macs"] for p in PHASES),
         }
-        phase_columns = [c for c in value_columns if not c.endswith(("_read", "_written"))]
+        phase_columns = [
+            c for c in value_columns if not c.endswith(("_read", "_written", "_comm_bytes"))
+        ]
         for column in phase_columns:
             record[column] = incl[column]
         for column in phase_columns:
             record[f"self_{column}"] = own[column]
-        for metric in ("bytes_read", "bytes_written"):
+        for metric in ("bytes_read", "bytes_written", "comm_bytes"):
             record[metric] = sum(incl[f"{p}_{metric}"] for p in PHASES)
             record[f"self_{metric}"] = sum(own[f"{p}_{metric}"] for p in PHASES)
         return record
@@ -354,6 +367,7 @@ def _aggregate(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         bytes_read=("bytes_read", "sum"),
         bytes_written=("bytes_written", "sum"),
         int_ops=("int_ops", "sum"),
+        comm_bytes=("comm_bytes", "sum"),
     )
     total = int(rows["flops"].sum())
     grouped["flops_share"] = [int(v) / total if total else 0.0 for v in grouped["flops"]]

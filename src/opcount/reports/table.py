@@ -57,6 +57,7 @@ TABLE_COLUMNS: dict[str, Column] = {
     "share": Column("FLOPs %", "flops_share", "share"),
     "bytes_read": Column("read", "bytes_read", "bytes"),
     "bytes_written": Column("written", "bytes_written", "bytes"),
+    "comm_bytes": Column("comm sent", "comm_bytes", "bytes"),
 }
 """Columns ``OpCounter.table(columns=...)`` accepts, by key."""
 
@@ -71,6 +72,7 @@ DROP_ORDER = (
     "share",
     "output",
     "type",
+    "comm_bytes",  # last: in a distributed run the bytes sent matter as much as the FLOPs
 )
 """Columns left out, in this order, while a table is wider than asked; the module name, params,
 MACs and FLOPs always stay."""
@@ -86,6 +88,7 @@ def default_columns(
     shapes: bool,
     backward: bool,
     recompute: bool,
+    comm: bool = False,
 ) -> list[str]:
     """The columns a plain ``print(counter)`` shows, given what the run recorded."""
     columns = ["type"]
@@ -98,6 +101,8 @@ def default_columns(
         columns.append("backward_flops")
     if recompute:
         columns.append("recompute_flops")
+    if comm:  # collectives ran
+        columns.append("comm_bytes")
     columns.append("share")
     return columns
 
