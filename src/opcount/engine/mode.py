@@ -114,6 +114,7 @@ class CountingMode(TorchDispatchMode):
             )
             self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
             shape_code = events.shape_table.code(())
+            events.recompute_macs.pop(len(events.rows), None)  # of a row never added
             row_id = events.add_row((op_id, UNSUPPORTED, 0, 0, 0, 0, 0, None, None, shape_code))
             frame, phase, fwd_seq = 0, FORWARD, -1
         events.row_ids.append(row_id)
@@ -169,11 +170,16 @@ class CountingMode(TorchDispatchMode):
         if status == COUNTED:
             previous = activate(self.costs)  # this counter's costs, even inside another's
             try:
-                flops, macs = fn(args, kwargs or _NO_KWARGS, out)  # type: ignore[misc]
+                cost = fn(args, kwargs or _NO_KWARGS, out)  # type: ignore[misc]
+                flops, macs = cost
             except Exception as error:  # a formula must never break the user's run
                 status = UNSUPPORTED
                 self.formula_errors[seq] = f"{type(error).__name__}: {error}"
             else:
+                if type(cost) is not tuple:  # a RecomputedCost says how much it recomputed
+                    recompute = getattr(cost, "recompute_macs", 0)
+                    if recompute:  # kept under the id add_row gives this row next
+                        self.events.recompute_macs[len(self.events.rows)] = int(recompute)
                 if dtype in _INTEGER_DTYPES and not _any_float(inputs, out):
                     # integer arithmetic is counted, but kept apart from floating-point
                     # FLOPs; an op with a float operand or result anywhere (`where` with

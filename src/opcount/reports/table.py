@@ -52,6 +52,7 @@ TABLE_COLUMNS: dict[str, Column] = {
     "backward_macs": Column("bwd MACs", "backward_macs", "macs"),
     "backward_flops": Column("bwd FLOPs", "backward_flops", "flops"),
     "recompute_flops": Column("recompute FLOPs", "recompute_flops", "flops"),
+    "optimizer_flops": Column("optim FLOPs", "optimizer_flops", "flops"),
     "total_macs": Column("MACs", "macs", "macs"),
     "total_flops": Column("FLOPs", "flops", "flops"),
     "share": Column("FLOPs %", "flops_share", "share"),
@@ -69,6 +70,7 @@ DROP_ORDER = (
     "backward_macs",
     "recompute_flops",
     "share",
+    "optimizer_flops",
     "output",
     "type",
 )
@@ -86,6 +88,7 @@ def default_columns(
     shapes: bool,
     backward: bool,
     recompute: bool,
+    optimizer: bool = False,
 ) -> list[str]:
     """The columns a plain ``print(counter)`` shows, given what the run recorded."""
     columns = ["type"]
@@ -98,6 +101,8 @@ def default_columns(
         columns.append("backward_flops")
     if recompute:
         columns.append("recompute_flops")
+    if optimizer:
+        columns.append("optimizer_flops")
     columns.append("share")
     return columns
 
@@ -232,8 +237,9 @@ def summary_lines(totals: Record) -> list[str]:
     """The lines above the table: per-phase and total MACs and FLOPs, op calls, bytes, params.
 
     ``totals`` holds ``phases`` (``{phase: {"macs": int, "flops": int}}`` for the phases that
-    ran), ``macs``, ``flops``, ``ops``, ``bytes_read``, ``bytes_written`` and, when the model
-    is known, ``params``, ``trainable_params`` and ``param_bytes``.
+    ran), ``macs``, ``flops``, ``ops``, ``bytes_read``, ``bytes_written``, for a training step
+    ``model_flops`` and ``hardware_flops``, and, when the model is known, ``params``,
+    ``trainable_params`` and ``param_bytes``.
     """
     phases: Mapping[str, Mapping[str, int]] = totals.get("phases", {})
     rows = [(p, v["macs"], v["flops"]) for p, v in phases.items()]
@@ -245,6 +251,11 @@ def summary_lines(totals: Record) -> list[str]:
         f"{format_compute(flops, 'FLOPs')}"
         for name, macs, flops in rows
     ]
+    if "model_flops" in totals:  # a training step: MFU's and HFU's numerators
+        lines.append(
+            f"model FLOPs: {format_compute(totals['model_flops'], 'FLOPs')} (MFU), "
+            f"hardware FLOPs: {format_compute(totals['hardware_flops'], 'FLOPs')} (HFU)"
+        )
     lines.append(
         f"{format_count(totals['ops'])} aten op calls, {format_bytes(totals['bytes_read'])} "
         f"read, {format_bytes(totals['bytes_written'])} written"
