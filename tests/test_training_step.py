@@ -83,10 +83,8 @@ class GPT(nn.Module):
         positions = torch.arange(idx.shape[1], device=idx.device)
         x = self.tok(idx) + self.pos(positions)
         for block in self.blocks:
-            if self.checkpointed:  # the whole block runs again inside backward
-                x = checkpoint(block, x, use_reentrant=True)
-            else:
-                x = block(x)
+            # checkpointed: the whole block runs again inside backward
+            x = checkpoint(block, x, use_reentrant=True) if self.checkpointed else block(x)
         logits = self.head(self.ln_f(x))
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
 
@@ -144,7 +142,8 @@ def test_training_step_counted_end_to_end(optimizer_kind: str) -> None:
     assert all(op.startswith(("aten._foreach_", "aten._fused_adamw")) for op in arithmetic["op"])
     # the first step also creates the state (exp_avg, exp_avg_sq, step): zero fills, no FLOPs
     state = step[step["op"].isin(["aten.zeros", "aten.zeros_like"])]
-    assert len(state) > 0 and int(state["flops"].sum()) == 0
+    assert len(state) > 0
+    assert int(state["flops"].sum()) == 0
     assert int(step["macs"].sum()) == 0
     if optimizer_kind == "fused":
         # per parameter element one AdamW step plus its decoupled weight-decay multiply; per
