@@ -13,11 +13,11 @@ from types import ModuleType
 
 import torch
 
-from . import end_to_end, hooks, meta_scale, per_op, report_building
+from . import end_to_end, hooks, meta_scale, per_op, report_building, training_loop
 from .timing import Result
 
 FAMILIES: dict[str, ModuleType] = {
-    m.NAME: m for m in (per_op, hooks, end_to_end, report_building, meta_scale)
+    m.NAME: m for m in (per_op, hooks, end_to_end, report_building, meta_scale, training_loop)
 }
 """Family name -> module with ``run(quick) -> list[Result]``, in the order they run."""
 
