@@ -70,8 +70,8 @@ DROP_ORDER = (
     "backward_macs",
     "recompute_flops",
     "share",
-    "optimizer_flops",
     "output",
+    "optimizer_flops",
     "type",
 )
 """Columns left out, in this order, while a table is wider than asked; the module name, params,
