@@ -188,3 +188,22 @@ def test_a_user_subclass_is_caught() -> None:
     assert set(inside["module_type"]) == {"Halving"}
     assert set(inside["call"]) == {0}  # the base's step nested in the subclass's: one call
     assert "aten.add_" in set(inside["op"])
+
+
+def test_a_step_raising_inside_a_wrapped_call_leaves_no_frame() -> None:
+    # GradScaler.step (wrapped, with a finally) runs optimizer.step (hooked: no post-hook when
+    # it raises); once the error is caught, the next ops are forward again
+    model = make_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)  # disabled: step(opt, closure) passes on
+
+    def failing_closure() -> None:
+        raise RuntimeError("closure failed")
+
+    with OpCounter(model) as counter:
+        with pytest.raises(RuntimeError, match="closure failed"):
+            scaler.step(optimizer, failing_closure)
+        model(torch.randn(2, 6)).sum()
+    rows = no_markers(counter.to_dataframe())
+    assert set(rows["phase"]) == {"forward"}
+    assert set(rows["module"]) == {"<outside>", "0", "1", "2", "3"}  # the model's own layers

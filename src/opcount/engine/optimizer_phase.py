@@ -115,11 +115,11 @@ class OptimizerPhase:
         @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             owner = owner_of(*args, **kwargs)
-            tracker.enter_optimizer(owner, type(owner).__name__)
+            depth = tracker.enter_optimizer(owner, type(owner).__name__)
             try:
                 return original(*args, **kwargs)
-            finally:
-                tracker.exit_optimizer(owner)
+            finally:  # also pops a step inside that raised before its post-hook
+                tracker.exit_optimizer(owner, depth)
 
         return wrapper
 

@@ -201,15 +201,17 @@ class ModuleTracker:
                 return
         self.problems.append(f"exit of a {type(module).__name__} that was never entered")
 
-    def enter_optimizer(self, owner: object, type_name: str) -> None:
+    def enter_optimizer(self, owner: object, type_name: str) -> int:
         """An optimizer step (zero_grad, scheduler or scaler call) on ``owner`` begins: its ops
         take a frame ``(OPTIMIZER_MODULE, type_name, call, OPTIMIZER)`` until
         :meth:`exit_optimizer`. A call nested in one on the same owner (GradScaler.step running
-        optimizer.step, a subclass's step calling its base's) shares that frame."""
+        optimizer.step, a subclass's step calling its base's) shares that frame. Returns the
+        stack depth of the new entry."""
         stack = self._stack
+        depth = len(stack)
         if stack and stack[-1][0] is owner and stack[-1][2] == OPTIMIZER:
             stack.append(stack[-1])
-            return
+            return depth
         frames = self.frames  # names pending module calls first: frames stay in call order
         call = self._optimizer_calls.get(type_name, 0)
         self._optimizer_calls[type_name] = call + 1
@@ -217,11 +219,16 @@ class ModuleTracker:
         self._raw.append((None, -1, OPTIMIZER))
         frames.append((OPTIMIZER_MODULE, type_name, call, OPTIMIZER))
         stack.append((owner, frame, OPTIMIZER))
+        return depth
 
-    def exit_optimizer(self, owner: object) -> None:
-        """The optimizer call on ``owner`` that :meth:`enter_optimizer` began has returned or
-        raised: its frame, and any module left open inside it, leave the stack."""
+    def exit_optimizer(self, owner: object, depth: int | None = None) -> None:
+        """The optimizer call on ``owner`` that :meth:`enter_optimizer` began (at ``depth``, if
+        known) has returned or raised: its entry, and anything left open above it (a module, a
+        step that raised before its post-hook), leave the stack."""
         stack = self._stack
+        if depth is not None and depth < len(stack) and stack[depth][0] is owner:
+            del stack[depth:]
+            return
         for depth in range(len(stack) - 1, -1, -1):
             if stack[depth][0] is owner and stack[depth][2] == OPTIMIZER:
                 if depth != len(stack) - 1:
