@@ -13,11 +13,11 @@ from types import ModuleType
 
 import torch
 
-from . import end_to_end, hooks, meta_scale, per_op, report_building
+from . import end_to_end, hooks, meta_scale, per_op, report_building, training_loop
 from .timing import Result
 
 FAMILIES: dict[str, ModuleType] = {
-    m.NAME: m for m in (per_op, hooks, end_to_end, report_building, meta_scale)
+    m.NAME: m for m in (per_op, hooks, end_to_end, report_building, meta_scale, training_loop)
 }
 """Family name -> module with ``run(quick) -> list[Result]``, in the order they run."""
 
@@ -83,7 +83,10 @@ def markdown(results: Sequence[Result], command: str, seconds: float) -> str:
             "shapes, dtype and device and reads what attributes it (backward pass id,",
             "autograd sequence number), with no formula or bytes: about the least any counter",
             "recording every column adds; *FlopCounterMode* is",
-            "`torch.utils.flop_counter.FlopCounterMode(display=False)`.",
+            "`torch.utils.flop_counter.FlopCounterMode(display=False)`. *training_loop*",
+            "runs 50 training steps of a small transformer (forward, backward, AdamW step,",
+            "zero_grad) plain and 50 inside `opcount.StepMeter.step()`, interleaved, and",
+            "compares median step times; only the meter's first step is counted (shown apart).",
             "",
             "Run it with `python -m benchmarks [--quick] [--threads N] [FAMILY ...]`",
             f"(families: {', '.join(FAMILIES)}); without family names or `--quick` it",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The checks that need a GPU, in one run (CI has no GPU; run this on a CUDA machine):
 # the CUDA tests, the whole fast suite on that machine's torch, every torchvision classification
-# model counted on CUDA against its published GMACs, and the per-op benchmark.
+# model counted on CUDA against its published GMACs, a training step, and the per-op benchmark.
 # Logs and tables go to $OUT (default /tmp/opcount-cuda); a short summary is printed last.
 set -u
 OUT=${OUT:-/tmp/opcount-cuda}
@@ -25,6 +25,10 @@ timeout 240 python3 -m opcount --all torchvision --device cuda --quiet \
     --csv "$OUT/torchvision_cuda.csv" >"$OUT/sweep.log" 2>&1
 echo "torchvision sweep on cuda: exit $?"
 
+timeout 120 python3 -m opcount torchvision:resnet18 --device cuda --optimizer adamw \
+    >"$OUT/optimizer_step.log" 2>&1
+echo "training step (--optimizer adamw) on cuda: exit $?"
+
 workers=$(python3 -c "import xdist" 2>/dev/null && echo "-n 8")
 timeout 180 python3 -m pytest -p no:cacheprovider -q $workers \
     --ignore=tests/test_cuda.py --ignore=tests/test_notebooks.py >"$OUT/suite.log" 2>&1
@@ -40,6 +44,7 @@ grep -E "^(FAILED|ERROR)|SKIPPED" "$OUT/cuda_tests.log" | head -20
 grep -E "passed|failed|error" "$OUT/timing_cuda_tests.log" | tail -3
 grep -E "^(FAILED|ERROR)|SKIPPED" "$OUT/timing_cuda_tests.log" | head -20
 tail -4 "$OUT/sweep.log"
+grep -E "^(optimizer|model FLOPs)" "$OUT/optimizer_step.log"
 tail -3 "$OUT/suite.log"
 grep -E "^(FAILED|ERROR)" "$OUT/suite.log" | head -20
 tail -12 "$OUT/bench.log"

@@ -139,3 +139,20 @@ def test_list_models_and_console_script() -> None:
     result = subprocess.run(["opcount", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert "torchvision:resnet50" in result.stdout
+
+
+def test_optimizer_counts_a_whole_training_step(tmp_path: Path) -> None:
+    path = tmp_path / "step.csv"
+    result = run("torchvision:resnet18", "--optimizer", "sgd", "--batch", "2", "--csv", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "forward + backward + sgd step, train mode" in result.stdout
+    rows = read_csv(path)
+    assert set(rows["phase"]) == {"forward", "backward", "optimizer"}
+    step = rows[rows["phase"] == "optimizer"]
+    assert set(step["module"]) == {"<optimizer>"}
+    assert set(step["module_type"]) == {"SGD"}
+    header = next(line for line in result.stdout.splitlines() if line.startswith("module "))
+    assert "optim FLOPs" in header  # the table's optimizer column
+    model_flops = 2 * int(rows.loc[rows["phase"] != "optimizer", "macs"].sum())  # no recompute
+    assert f"model FLOPs: {model_flops / 1e9:.3f} GFLOPs (MFU)" in result.stdout
+    assert run("torchvision:resnet18", "--optimizer", "lion").returncode == 2

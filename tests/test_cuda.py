@@ -217,3 +217,38 @@ def test_cli_on_cuda() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "4.089" in result.stdout
+
+
+def test_step_meter_bf16_training_loop() -> None:
+    # a bf16 training loop measured with the device's own peak: MFU is a fraction, and the model
+    # FLOPs equal those of the same step on CPU (model FLOPs leave the in-kernel recompute of
+    # the CUDA and CPU fused attention backends out, whichever ran)
+    import copy
+
+    from opcount import StepMeter
+    from test_training_step import GPT, Config, gpt_model_flops
+
+    c = Config(vocab=512, block=128, layers=4, heads=8, width=256, batch=8, tied=False)
+    torch.manual_seed(0)
+    cpu_model = GPT(c).to(torch.bfloat16)
+    model = copy.deepcopy(cpu_model).cuda()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    cpu_optimizer = torch.optim.AdamW(cpu_model.parameters(), lr=1e-4)
+    idx = torch.randint(c.vocab, (c.batch, c.block))
+    targets = torch.randint(c.vocab, (c.batch, c.block))
+    meter = StepMeter(model, peak="auto")
+    for _ in range(6):
+        with meter.step(tokens=idx.numel()):
+            model(idx.cuda(), targets.cuda()).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    steps = meter.steps
+    assert steps["counted"].tolist() == [True] + [False] * 5
+    assert steps["matmul_dtype"].iloc[0] == "bfloat16"
+    assert meter.mfu is not None
+    assert 0 < meter.mfu < 1
+    assert 0 < meter.last.hfu < 1  # type: ignore[operator]
+    with OpCounter(cpu_model) as cpu:
+        cpu_model(idx, targets).backward()
+        cpu_optimizer.step()
+    assert int(steps["model_flops"].iloc[0]) == cpu.model_flops == gpt_model_flops(c)

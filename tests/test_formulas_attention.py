@@ -45,9 +45,34 @@ def test_cpu_flash_backward_recomputes_scores() -> None:
     scores = B * H * SQ * SK
     # recompute q @ k^T, dv = p^T @ do, dp = do @ v^T, dq = ds @ k, dk = ds^T @ q
     assert row.macs == 5 * scores * D
+    assert row.recompute_macs == scores * D  # the recomputed q @ k^T: hardware, not model, work
+    assert counter.model_flops == 2 * (2 + 4) * scores * D  # forward 2 products, backward 4
+    assert counter.hardware_flops == counter.model_flops + 2 * scores * D
     per_score = 2 * cost("attention_scale") + cost("softmax") + cost("softmax_backward")
     assert row.flops == 2 * row.macs + per_score * scores + 2 * B * H * SQ * D
     assert row.phase == "backward"
+
+
+def test_math_backward_recomputes_nothing() -> None:
+    q, k, v = qkv(requires_grad=True)
+    with sdpa_kernel(SDPBackend.MATH):
+        counter = count(lambda: F.scaled_dot_product_attention(q, k, v).sum().backward())
+    rows = counter.to_dataframe()
+    assert int(rows["recompute_macs"].sum()) == 0
+    assert counter.model_flops == counter.hardware_flops == 2 * (2 + 4) * B * H * SQ * SK * D
+
+
+def test_varlen_backward_recomputes_each_sequence() -> None:
+    # a packed batch, sequence by sequence: q @ k^T recomputed for each (s_q, s_k) pair
+    lengths = [(3, 5), (4, 2)]
+    heads, d = 2, 8
+    q = torch.randn(7, heads, d)
+    k = torch.randn(7, heads, d)
+    v = torch.randn(7, heads, d)
+    cost_ = attn._packed_cost(q, k, v, lengths, backward=True)
+    assert isinstance(cost_, attn.RecomputedCost)
+    assert cost_.recompute_macs == sum(heads * s_q * s_k * d for s_q, s_k in lengths)
+    assert cost_[1] == 5 * cost_.recompute_macs
 
 
 def test_float_mask_costs_one_add_per_score() -> None:

@@ -33,7 +33,12 @@ def _steps(
 
 
 def _optimizer_flops(frame: pd.DataFrame) -> int:
-    rows = frame[frame.category == "optimizer"]
+    # every op of a step is phase and category optimizer (but the profiler markers torch's step
+    # wrapper emits just outside the step hooks, free ops); the arithmetic is foreach or fused
+    step = frame[~frame.op.str.startswith("profiler.")]
+    assert (step.phase == "optimizer").all()
+    assert (step.category == "optimizer").all()
+    rows = frame[frame.flops > 0]
     assert len(rows) > 0
     assert rows.op.str.startswith(("aten._foreach_", "aten._fused_")).all()
     return int(rows.flops.sum())

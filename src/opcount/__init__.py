@@ -17,6 +17,7 @@ from .reports.export import read_json, read_parquet
 from .reports.frames import COLUMNS, read_csv
 from .reports.params import count_params, params_by_dtype, params_by_module
 from .reports.plot import plot_categories, plot_modules
+from .training import StepMeter
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,7 @@ __all__ = [
     "DEVICES",
     "OpCountError",
     "OpCounter",
+    "StepMeter",
     "UnsupportedOpError",
     "__version__",
     "by_rank",

@@ -16,6 +16,7 @@ from torch import nn
 from .engine.decisions import DecisionTable, merge_overrides
 from .engine.events import UNSUPPORTED
 from .engine.mode import CountingMode
+from .engine.optimizer_phase import OptimizerPhase
 from .engine.timed_mode import TimedCountingMode
 from .engine.tracker import ModuleTracker
 from .errors import OpCountError, UnsupportedOpError
@@ -29,6 +30,7 @@ from .regions import detach as detach_regions
 from .reports import calls as call_reports
 from .reports import export, frames, table
 from .reports import regions as region_reports
+from .reports.model_flops import hardware_flops, model_flops
 from .reports.params import count_params, params_by_module
 from .timing import measured
 from .timing.run import DeviceLike, TimedRun
@@ -101,6 +103,9 @@ class OpCounter:
             stack.callback(self._tracker.detach)
             attach_regions(self._regions)  # boundaries only: no work per op
             stack.callback(detach_regions, self._regions)
+            optimizer_phase = OptimizerPhase(self._tracker)
+            optimizer_phase.attach()
+            stack.callback(optimizer_phase.detach)
             stack.enter_context(self._mode)
             # in a distributed run, count each rank's local shards (DTensor)
             from .distributed.local import rank_mode
@@ -187,6 +192,18 @@ class OpCounter:
         return self._require_run().events.total("comm_bytes")
 
     @property
+    def model_flops(self) -> int:
+        """2 x the MACs the model's math needs for forward and backward: no activation-checkpoint
+        recompute, no recomputation inside fused kernels (MFU's numerator)."""
+        return model_flops(self.to_dataframe())
+
+    @property
+    def hardware_flops(self) -> int:
+        """2 x the MACs that ran in forward, backward and recompute, in-kernel recomputation
+        included (HFU's numerator)."""
+        return hardware_flops(self.to_dataframe())
+
+    @property
     def complete(self) -> bool:
         """False when some op had no formula, so the totals are a lower bound."""
         return not self._require_run().events.has_status(UNSUPPORTED)
@@ -251,7 +268,7 @@ class OpCounter:
         return frames.by_category(self.to_dataframe())
 
     def by_phase(self) -> pd.DataFrame:
-        """Per phase that ran (forward, backward, recompute): calls and costs."""
+        """Per phase that ran (forward, backward, recompute, optimizer): calls and costs."""
         return frames.by_phase(self.to_dataframe())
 
     def by_dtype(self) -> pd.DataFrame:
@@ -333,6 +350,9 @@ class OpCounter:
             "bytes_written": int(rows["bytes_written"].sum()),
             "complete": self.complete,
         }
+        if "optimizer" in phases:  # a whole training step: say what MFU and HFU count
+            totals["model_flops"] = model_flops(rows)
+            totals["hardware_flops"] = hardware_flops(rows)
         if self.model is not None:
             totals["params"] = count_params(self.model)
             totals["trainable_params"] = count_params(self.model, trainable_only=True)
@@ -418,6 +438,7 @@ class OpCounter:
                 backward="backward" in totals["phases"],
                 recompute="recompute" in totals["phases"],
                 comm=self.total_comm_bytes > 0,
+                optimizer="optimizer" in totals["phases"],
             )
         footer: dict[str, Any] = {"macs": totals["macs"], "flops": totals["flops"]}
         for phase, values in totals["phases"].items():

@@ -59,6 +59,12 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, metavar="N", help="batch size (first dim of inputs)")
     parser.add_argument("--backward", action="store_true", help="also count backward of a loss")
     parser.add_argument("--train", action="store_true", help="run in train mode (default eval)")
+    parser.add_argument(
+        "--optimizer",
+        metavar="NAME",
+        help="count a whole training step with this optimizer (adamw, adam, sgd, adagrad, "
+        "rmsprop); implies --backward --train",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or meta (meta: no memory)")
     parser.add_argument("--dtype", help="float32, bfloat16 or float16 (model and float inputs)")
     parser.add_argument("--depth", type=int, default=1, help="module tree depth to print")
@@ -105,6 +111,14 @@ def _check_options(args: argparse.Namespace) -> tuple[list[InputSpec] | None, to
         raise UsageError(f"--batch {args.batch}: must be a positive integer")
     if args.depth < 0:
         raise UsageError(f"--depth {args.depth}: must be 0 or more")
+    if args.optimizer is not None:
+        from ..training.optimizers import OPTIMIZERS
+
+        if args.optimizer.lower() not in OPTIMIZERS:
+            raise UsageError(
+                f"--optimizer {args.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
+            )
+        args.backward = args.train = True  # a training step: the loss's backward, train mode
     specs = [parse_input(text) for text in args.input] if args.input else None
     return specs, DTYPES[args.dtype] if args.dtype else None
 
@@ -127,6 +141,8 @@ def _list_models(pattern: str) -> None:
 def _print_single(args: argparse.Namespace, loaded: LoadedModel, counter: OpCounter) -> None:
     shapes = [list(a.shape) for a in loaded.args if isinstance(a, torch.Tensor)]
     passes = "forward + backward" if args.backward else "forward"
+    if args.optimizer:
+        passes += f" + {args.optimizer} step"
     mode = "train" if args.train else "eval"
     header = f"{loaded.name}, inputs {shapes}, {passes}, {mode} mode, {args.device}"
     if args.quiet:
@@ -178,7 +194,12 @@ def _run(args: argparse.Namespace) -> int:
 
         loaded = load_model(names[0], args.device, specs, args.batch)
         counter = count_run(
-            loaded, backward=args.backward, train=args.train, dtype=dtype, timing=args.timing
+            loaded,
+            backward=args.backward,
+            train=args.train,
+            dtype=dtype,
+            timing=args.timing,
+            optimizer=args.optimizer,
         )
         _print_single(args, loaded, counter)
         _export(args, counter)
@@ -189,6 +210,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.json or args.parquet:
         raise UsageError("--json and --parquet write one model's rows; use --csv for a sweep")
+    if args.optimizer:
+        raise UsageError("--optimizer counts one model's training step; name a single MODEL")
     rows: list[SweepRow] = sweep_models(
         names,
         device=args.device,

@@ -1,4 +1,5 @@
-"""Count one model run for the CLI: forward, or forward + backward of a scalar loss."""
+"""Count one model run for the CLI: forward, forward + backward of a scalar loss, or a whole
+training step (forward, backward, one optimizer step)."""
 
 from __future__ import annotations
 
@@ -65,8 +66,10 @@ def count_run(
     train: bool,
     dtype: torch.dtype | None,
     timing: bool = False,
+    optimizer: str | None = None,
 ) -> OpCounter:
-    """Run the model once under an OpCounter; the model's own errors become ModelError."""
+    """Run the model once under an OpCounter; the model's own errors become ModelError.
+    ``optimizer`` (a name of ``opcount.training.OPTIMIZERS``) adds one step of it."""
     model = loaded.model
     model.train(train)
     args, kwargs = loaded.args, loaded.kwargs
@@ -74,12 +77,19 @@ def count_run(
         model.to(dtype)
         args = _cast(args, dtype)
         kwargs = {k: _cast(v, dtype) for k, v in kwargs.items()}
+    step = None
+    if optimizer is not None:
+        from ..training.optimizers import make_optimizer
+
+        step = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad])
     counter = OpCounter(model, warn=False, timing=timing)
     try:
         with torch.set_grad_enabled(backward), counter:
             output = model(*args, **kwargs)
             if backward:
                 scalar_loss(output).backward()
+            if step is not None:
+                step.step()
     except ModelError:
         raise
     except Exception as error:

@@ -41,7 +41,7 @@ ROW_FIELDS = (
 class EventStore:
     """The op calls of one counting run: per call a row id, frame, phase and forward seq."""
 
-    __slots__ = ("frames", "fwd_seqs", "phases", "row_ids", "rows", "shape_table")
+    __slots__ = ("frames", "fwd_seqs", "phases", "recompute_macs", "row_ids", "rows", "shape_table")
 
     def __init__(self) -> None:
         self.row_ids: list[int] = []
@@ -52,6 +52,9 @@ class EventStore:
         self.rows: list[Row] = []
         """Distinct rows; every one is referred to by at least one call."""
         self.shape_table = ShapeTable()
+        self.recompute_macs: dict[int, int] = {}
+        """Row id -> MACs of the row that recompute the kernel's own earlier work (fused
+        attention backward's scores); only rows with some are listed."""
 
     def __len__(self) -> int:
         return len(self.row_ids)

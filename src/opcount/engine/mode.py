@@ -124,6 +124,7 @@ class CountingMode(TorchDispatchMode):
         )
         self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
         shape_code = self.events.shape_table.code(())
+        self.events.recompute_macs.pop(len(self.events.rows), None)  # of a row never added
         row_id = self.events.add_row(
             (op_id, UNSUPPORTED, 0, 0, 0, 0, 0, None, None, shape_code, 0)
         )
@@ -185,6 +186,10 @@ class CountingMode(TorchDispatchMode):
                 status = UNSUPPORTED
                 self.formula_errors[seq] = f"{type(error).__name__}: {error}"
             else:
+                if type(cost) is not tuple:  # a RecomputedCost says how much it recomputed
+                    recompute = getattr(cost, "recompute_macs", 0)
+                    if recompute:  # kept under the id add_row gives this row next
+                        self.events.recompute_macs[len(self.events.rows)] = int(recompute)
                 if dtype in _INTEGER_DTYPES and not _any_float(inputs, out):
                     # integer arithmetic is counted, but kept apart from floating-point
                     # FLOPs; an op with a float operand or result anywhere (`where` with

@@ -25,8 +25,12 @@ OUTSIDE = "<outside>"
 UNATTRIBUTED = "<unattributed>"
 """Module name of backward ops whose autograd node was created before the counter started."""
 
-FORWARD, BACKWARD, RECOMPUTE = 0, 1, 2
-PHASES = ("forward", "backward", "recompute")
+OPTIMIZER_MODULE = "<optimizer>"
+"""Module name of ops run inside an optimizer's step or zero_grad, an LR scheduler's step or a
+GradScaler's unscale_/step/update; their module_type is the optimizer's class name."""
+
+FORWARD, BACKWARD, RECOMPUTE, OPTIMIZER = 0, 1, 2, 3
+PHASES = ("forward", "backward", "recompute", "optimizer")
 
 ACCUMULATE_GRAD_SEQ = 2**64 - 1
 """``_sequence_nr()`` of AccumulateGrad nodes, which belong to a parameter, not a forward op."""
@@ -127,7 +131,9 @@ class ModuleTracker:
         self.shape_table = ShapeTable()
         self._size_index: dict[torch.Size, int] = {}  # a lone tensor's shape, kept apart: an
         # empty Size (a scalar) equals the empty tuple (no tensor at all)
-        self._stack: list[tuple[nn.Module, int, int]] = []  # (module, frame, phase)
+        # (module, frame, phase); an optimizer frame holds the optimizer (or scaler) instead
+        self._stack: list[tuple[Any, int, int]] = []
+        self._optimizer_calls: dict[str, int] = {}  # optimizer class -> frames so far
         self._calls: tuple[dict[str, int], ...] = ({}, {}, {})  # per phase: fqn -> calls
         self._names: dict[tuple[int, int], tuple[nn.Module, nn.Module, str, bool]] = {}
         self._known: dict[int, tuple[nn.Module, str]] = {}
@@ -194,6 +200,45 @@ class ModuleTracker:
                 del stack[depth:]
                 return
         self.problems.append(f"exit of a {type(module).__name__} that was never entered")
+
+    def enter_optimizer(self, owner: object, type_name: str) -> int:
+        """An optimizer step (zero_grad, scheduler or scaler call) on ``owner`` begins: its ops
+        take a frame ``(OPTIMIZER_MODULE, type_name, call, OPTIMIZER)`` until
+        :meth:`exit_optimizer`. A call nested in one on the same owner (GradScaler.step running
+        optimizer.step, a subclass's step calling its base's) shares that frame. Returns the
+        stack depth of the new entry."""
+        stack = self._stack
+        depth = len(stack)
+        if stack and stack[-1][0] is owner and stack[-1][2] == OPTIMIZER:
+            stack.append(stack[-1])
+            return depth
+        frames = self.frames  # names pending module calls first: frames stay in call order
+        call = self._optimizer_calls.get(type_name, 0)
+        self._optimizer_calls[type_name] = call + 1
+        frame = len(self._raw)
+        self._raw.append((None, -1, OPTIMIZER))
+        frames.append((OPTIMIZER_MODULE, type_name, call, OPTIMIZER))
+        stack.append((owner, frame, OPTIMIZER))
+        return depth
+
+    def exit_optimizer(self, owner: object, depth: int | None = None) -> None:
+        """The optimizer call on ``owner`` that :meth:`enter_optimizer` began (at ``depth``, if
+        known) has returned or raised: its entry, and anything left open above it (a module, a
+        step that raised before its post-hook), leave the stack."""
+        stack = self._stack
+        if depth is not None and depth < len(stack) and stack[depth][0] is owner:
+            del stack[depth:]
+            return
+        for depth in range(len(stack) - 1, -1, -1):
+            if stack[depth][0] is owner and stack[depth][2] == OPTIMIZER:
+                if depth != len(stack) - 1:
+                    self.problems.append(
+                        f"an optimizer call returned with {len(stack) - 1 - depth} module(s) "
+                        "still open"
+                    )
+                del stack[depth:]
+                return
+        self.problems.append(f"end of a {type(owner).__name__} call that never began")
 
     def _shape_code(self, value: Any) -> int:
         """The index in :attr:`shape_table` of :func:`tensor_shapes` of a module call's inputs
@@ -380,8 +425,12 @@ class ModuleTracker:
     def backward_frame(self, seq: int) -> tuple[int, int, int]:
         """``(frame, phase, fwd_seq)`` of op ``seq`` run inside a backward pass."""
         stack = self._stack
-        if stack and stack[-1][2] == RECOMPUTE:
-            return self.current_forward_frame(seq), RECOMPUTE, -1
+        if stack:
+            top_phase = stack[-1][2]
+            if top_phase == RECOMPUTE:
+                return self.current_forward_frame(seq), RECOMPUTE, -1
+            if top_phase == OPTIMIZER:  # a step run from a backward hook (optimizer in backward)
+                return stack[-1][1], OPTIMIZER, -1
         node = _current_node()
         if node is None:
             return 1, BACKWARD, -1

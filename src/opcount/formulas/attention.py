@@ -8,6 +8,8 @@ For queries ``[b, h, s_q, d]``, keys ``[b, h_kv, s_k, d]`` and values ``[b, h_kv
 - backward of the fused kernels (flash, efficient, cuDNN, CPU flash) recomputes the scores, then
   ``dv = p^T @ do``, ``dp = do @ v^T``, ``dq = ds @ k``, ``dk = ds^T @ q``: five products. This
   is what those kernels run; the math backend stores the probabilities instead and runs four.
+  The recomputed ``q @ k^T`` is hardware work but not model math: the formulas return it as
+  ``recompute_macs`` (a :class:`~.registry.RecomputedCost`), the rows' column of that name.
 
 Causal masking is counted at the full ``s_q x s_k``, as the attention definition computes it.
 """
@@ -18,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .costs import cost
-from .registry import Cost, register
+from .registry import Cost, RecomputedCost, register
 from .shapes import arg
 
 
@@ -45,10 +47,11 @@ def attention_backward_cost(
     grad_q: bool = True,
     grad_k: bool = True,
     grad_v: bool = True,
-) -> Cost:
-    """FLOPs and MACs of one fused attention backward (recomputing the scores)."""
+) -> RecomputedCost:
+    """FLOPs and MACs of one fused attention backward, the recomputed scores' MACs apart."""
     scores = batch * heads * s_q * s_k
-    macs = scores * d  # recompute s = q @ k^T
+    recompute = scores * d  # recompute s = q @ k^T
+    macs = recompute
     if grad_v:
         macs += scores * d_v  # dv = p^T @ do
     if grad_q or grad_k:
@@ -62,7 +65,7 @@ def attention_backward_cost(
         per_score += cost("softmax_backward") + cost("attention_scale")
     # delta = rowsum(do * o): one multiply and one add per element of the output
     delta = 2 * batch * heads * s_q * d_v if (grad_q or grad_k) else 0
-    return 2 * macs + per_score * scores + delta, macs
+    return RecomputedCost(2 * macs + per_score * scores + delta, macs, recompute)
 
 
 def _bhsd(q: Any, k: Any, v: Any) -> tuple[int, int, int, int, int, int]:
@@ -176,14 +179,16 @@ def _packed_cost(
             return attention_backward_cost(*_bshd(q, k, v))
         return attention_forward_cost(*_bshd(q, k, v), float_mask=float_mask)
     heads, d, d_v = int(q.shape[-2]), int(q.shape[-1]), int(v.shape[-1])
-    flops = macs = 0
+    flops = macs = recompute = 0
     for s_q, s_k in pairs:
         if backward:
-            f, m = attention_backward_cost(1, heads, s_q, s_k, d, d_v)
+            backward_part = attention_backward_cost(1, heads, s_q, s_k, d, d_v)
+            recompute += backward_part.recompute_macs
+            f, m = backward_part
         else:
             f, m = attention_forward_cost(1, heads, s_q, s_k, d, d_v, float_mask)
         flops, macs = flops + f, macs + m
-    return flops, macs
+    return RecomputedCost(flops, macs, recompute) if backward else (flops, macs)
 
 
 def _pairs(q: Any, cum_q: Any, cum_k: Any) -> list[tuple[int, int]] | None:

@@ -26,6 +26,20 @@ FormulaFn = Callable[[Sequence[Any], Mapping[str, Any], Any], Cost]
 CommFormulaFn = Callable[[Sequence[Any], Mapping[str, Any], Any], tuple[int, int, int]]
 """A collective's ``fn(args, kwargs, out) -> (flops, macs, comm_bytes)`` (formulas/comm.py)."""
 
+
+class RecomputedCost(tuple):  # type: ignore[type-arg]  # a Cost: unpacks as (flops, macs)
+    """The ``(flops, macs)`` of a kernel that recomputes part of its own work (fused attention
+    backward recomputes the scores), with ``recompute_macs``: how many of ``macs`` repeat a
+    product the model's math computed already. The rows keep it as ``recompute_macs``."""
+
+    recompute_macs: int
+
+    def __new__(cls, flops: int, macs: int, recompute_macs: int) -> RecomputedCost:
+        cost = super().__new__(cls, (flops, macs))
+        cost.recompute_macs = recompute_macs
+        return cost
+
+
 CATEGORIES = (
     "matmul",
     "conv",

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..engine.decisions import OpInfo
 from ..engine.events import STATUSES, EventStore
-from ..engine.tracker import OUTSIDE, PHASES, UNATTRIBUTED
+from ..engine.tracker import OPTIMIZER, OUTSIDE, PHASES, UNATTRIBUTED
 from .params import PARAM_COUNT_COLUMNS
 from .regions import region_codes
 
@@ -27,6 +27,7 @@ COLUMNS = (
     "status",
     "flops",
     "macs",
+    "recompute_macs",
     "int_ops",
     "bytes_read",
     "bytes_written",
@@ -47,6 +48,7 @@ INTEGER_COLUMNS = (
     "seq",
     "flops",
     "macs",
+    "recompute_macs",
     "int_ops",
     "bytes_read",
     "bytes_written",
@@ -124,21 +126,31 @@ def rows_frame(
     dtype_codes, dtypes = _codes(events.field("dtype"))
     device_codes, devices = _codes(events.field("device"))
     shape_codes, shapes = per_call("shape_code"), events.shape_table.shapes
+    # ops inside an optimizer frame are phase and category "optimizer", whatever the
+    # dispatch saw (the hot path records the frame only) and whichever implementation ran
+    phase_ids = _int_column(events.phases)
+    in_optimizer = np.array([f[3] == OPTIMIZER for f in frames], dtype=bool)[frame_ids]
+    phase_ids[in_optimizer] = OPTIMIZER
+    category_ids = op_ids.copy()
+    category_ids[in_optimizer] = len(ops)
+    recompute = events.recompute_macs
+    recompute_macs = _int_column([recompute.get(i, 0) for i in range(len(events.rows))])
     data = {
         "seq": np.arange(n, dtype=np.int64),
         "op": _take_strings([o.op for o in ops], op_ids),
         "overload": _take_strings([o.overload for o in ops], op_ids),
-        "category": _take_strings([o.category for o in ops], op_ids),
+        "category": _take_strings([o.category for o in ops] + ["optimizer"], category_ids),
         "status": _take_strings(STATUSES, per_call("status")),
         "flops": per_call("flops"),
         "macs": per_call("macs"),
+        "recompute_macs": recompute_macs[row_ids],
         "int_ops": per_call("int_ops"),
         "bytes_read": per_call("bytes_read"),
         "bytes_written": per_call("bytes_written"),
         "module": _take_strings([f[0] for f in frames], frame_ids),
         "module_type": _take_strings([f[1] for f in frames], frame_ids),
         "call": np.array([f[2] for f in frames], dtype=np.int64)[frame_ids],
-        "phase": _take_strings(PHASES, _int_column(events.phases)),
+        "phase": _take_strings(PHASES, phase_ids),
         "fwd_seq": _int_column(events.fwd_seqs),
         "dtype": _take_strings([_dtype_name(d) for d in dtypes], dtype_codes[row_ids]),
         "device": _take_strings(
@@ -196,7 +208,7 @@ def read_csv(path: Any) -> pd.DataFrame:
     return restore_types(frame)
 
 
-LATER_COLUMNS: Mapping[str, Any] = {"region": "", "comm_bytes": 0}
+LATER_COLUMNS: Mapping[str, Any] = {"recompute_macs": 0, "region": "", "comm_bytes": 0}
 """Columns added after the first schema, with the value a row written before them reads back as
 (no region, no collective)."""
 
@@ -271,7 +283,7 @@ def by_module(
         if special and fqn not in used:
             continue
         names.setdefault(fqn, module_type)
-        if frame_phase == 0 and not special:
+        if frame_phase in (0, OPTIMIZER) and not special:
             calls[fqn] = calls.get(fqn, 0) + 1
     known = set(names)
     metrics = ["flops", "macs", "bytes_read", "bytes_written", "comm_bytes"]

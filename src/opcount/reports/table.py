@@ -52,6 +52,7 @@ TABLE_COLUMNS: dict[str, Column] = {
     "backward_macs": Column("bwd MACs", "backward_macs", "macs"),
     "backward_flops": Column("bwd FLOPs", "backward_flops", "flops"),
     "recompute_flops": Column("recompute FLOPs", "recompute_flops", "flops"),
+    "optimizer_flops": Column("optim FLOPs", "optimizer_flops", "flops"),
     "total_macs": Column("MACs", "macs", "macs"),
     "total_flops": Column("FLOPs", "flops", "flops"),
     "share": Column("FLOPs %", "flops_share", "share"),
@@ -71,6 +72,7 @@ DROP_ORDER = (
     "recompute_flops",
     "share",
     "output",
+    "optimizer_flops",
     "type",
     "comm_bytes",  # last: in a distributed run the bytes sent matter as much as the FLOPs
 )
@@ -89,6 +91,7 @@ def default_columns(
     backward: bool,
     recompute: bool,
     comm: bool = False,
+    optimizer: bool = False,
 ) -> list[str]:
     """The columns a plain ``print(counter)`` shows, given what the run recorded."""
     columns = ["type"]
@@ -103,6 +106,8 @@ def default_columns(
         columns.append("recompute_flops")
     if comm:  # collectives ran
         columns.append("comm_bytes")
+    if optimizer:
+        columns.append("optimizer_flops")
     columns.append("share")
     return columns
 
@@ -237,8 +242,9 @@ def summary_lines(totals: Record) -> list[str]:
     """The lines above the table: per-phase and total MACs and FLOPs, op calls, bytes, params.
 
     ``totals`` holds ``phases`` (``{phase: {"macs": int, "flops": int}}`` for the phases that
-    ran), ``macs``, ``flops``, ``ops``, ``bytes_read``, ``bytes_written`` and, when the model
-    is known, ``params``, ``trainable_params`` and ``param_bytes``.
+    ran), ``macs``, ``flops``, ``ops``, ``bytes_read``, ``bytes_written``, for a training step
+    ``model_flops`` and ``hardware_flops``, and, when the model is known, ``params``,
+    ``trainable_params`` and ``param_bytes``.
     """
     phases: Mapping[str, Mapping[str, int]] = totals.get("phases", {})
     rows = [(p, v["macs"], v["flops"]) for p, v in phases.items()]
@@ -250,6 +256,11 @@ def summary_lines(totals: Record) -> list[str]:
         f"{format_compute(flops, 'FLOPs')}"
         for name, macs, flops in rows
     ]
+    if "model_flops" in totals:  # a training step: MFU's and HFU's numerators
+        lines.append(
+            f"model FLOPs: {format_compute(totals['model_flops'], 'FLOPs')} (MFU), "
+            f"hardware FLOPs: {format_compute(totals['hardware_flops'], 'FLOPs')} (HFU)"
+        )
     lines.append(
         f"{format_count(totals['ops'])} aten op calls, {format_bytes(totals['bytes_read'])} "
         f"read, {format_bytes(totals['bytes_written'])} written"
