@@ -21,7 +21,7 @@ from opcount.reports.export import (
     rows_to_json,
     write_parquet,
 )
-from opcount.reports.frames import COLUMNS
+from opcount.reports.frames import COLUMNS, LATER_COLUMNS
 from report_models import TinyTransformer, TwoTower
 
 
@@ -40,6 +40,20 @@ def counter() -> OpCounter:
 def test_csv_round_trip(counter: OpCounter, tmp_path: Path) -> None:
     counter.to_csv(tmp_path / "rows.csv")
     pd.testing.assert_frame_equal(read_csv(tmp_path / "rows.csv"), counter.to_dataframe())
+
+
+def test_csv_written_before_the_later_columns_reads_back(
+    counter: OpCounter, tmp_path: Path
+) -> None:
+    # a file of an earlier opcount has none of recompute_macs, region and comm_bytes
+    older = counter.to_dataframe().drop(columns=list(LATER_COLUMNS))
+    older.to_csv(tmp_path / "older.csv", index=False)
+    rows = read_csv(tmp_path / "older.csv")
+    assert list(rows.columns) == list(COLUMNS)
+    assert (rows["recompute_macs"] == 0).all()
+    assert (rows["comm_bytes"] == 0).all()
+    assert (rows["region"] == "").all()
+    pd.testing.assert_frame_equal(rows.drop(columns=list(LATER_COLUMNS)), older, check_dtype=False)
 
 
 def test_json_round_trip_with_schema(counter: OpCounter, tmp_path: Path) -> None:
