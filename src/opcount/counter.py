@@ -16,7 +16,7 @@ from .engine.decisions import DecisionTable, merge_overrides
 from .engine.events import UNSUPPORTED
 from .engine.mode import CountingMode
 from .engine.tracker import ModuleTracker
-from .errors import OpCountError, UnsupportedOpError
+from .errors import OpCountError, UnsupportedOpError, check_bool, check_count
 from .formulas import REGISTRY
 from .formulas.costs import cost_table
 from .formulas.registry import OpKey
@@ -58,9 +58,9 @@ class OpCounter:
         if model is not None and not isinstance(model, nn.Module):
             raise OpCountError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
-        self.strict = strict
-        self.warn = warn
-        self.record_shapes = record_shapes
+        self.strict = check_bool("strict", strict)
+        self.warn = check_bool("warn", warn)
+        self.record_shapes = check_bool("record_shapes", record_shapes)
         self._registry = merge_overrides(REGISTRY, formulas)
         self._costs = cost_table(costs)  # checked now, not at the first op
         self._exit_stack: ExitStack | None = None
@@ -174,6 +174,7 @@ class OpCounter:
         """Per module: inclusive and ``self_`` FLOPs/MACs/bytes, per phase and in total, calls,
         share of the total, input/output shapes of the first call and, with
         ``OpCounter(model)``, parameters (see :func:`opcount.params_by_module`)."""
+        check_count("depth", depth, none=True)
         mode = self._require_run()
         tracker = mode.tracker
         shapes = None
@@ -273,11 +274,15 @@ class OpCounter:
     def to_latex(self, depth: int = 1, phase: str | None = "forward", digits: int = 2) -> str:
         """A booktabs LaTeX table of params, MACs and FLOPs per module down to tree level
         ``depth`` (levels count the modules that ran: a ``ModuleList``'s blocks are level 1)."""
+        check_count("depth", depth)
+        check_count("digits", digits)
         frame = self.by_module(phase=phase)
         return export.paper_table(frame, "latex", depth=depth, phase=phase, digits=digits)
 
     def to_markdown(self, depth: int = 1, phase: str | None = "forward", digits: int = 2) -> str:
         """A Markdown table of params, MACs and FLOPs per module down to ``depth``."""
+        check_count("depth", depth)
+        check_count("digits", digits)
         frame = self.by_module(phase=phase)
         return export.paper_table(frame, "markdown", depth=depth, phase=phase, digits=digits)
 
@@ -333,6 +338,8 @@ class OpCounter:
         ``"share"``, ...); columns that do not fit in ``width`` characters are left out and
         named below the table (``width=None``: no limit).
         """
+        check_count("depth", depth, none=True)
+        check_count("width", width, minimum=1, none=True)
         summary, records, columns, footer, _ = self._table_parts(depth, columns)
         text = table.module_table(records, columns, footer, width)
         notes = table.note_lines(

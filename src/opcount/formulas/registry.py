@@ -15,7 +15,7 @@ from typing import Any, TypeVar, Union
 import torch
 from torch._ops import OpOverload, OpOverloadPacket
 
-from ..errors import OpCountError
+from ..errors import OpCountError, check_bool
 
 Cost = tuple[int, int]
 """``(flops, macs)`` of one op call."""
@@ -111,6 +111,7 @@ class Registry:
         """Register ``fn`` for ``key``; refuse a second formula unless ``override``."""
         packet = to_packet(key)
         check_category(category)
+        check_bool("override", override)
         if not callable(fn):
             raise OpCountError(f"formula for {packet} must be callable, got {fn!r}")
         if packet in self._formulas and not override:
@@ -191,6 +192,7 @@ def register_formula(
         raise OpCountError("register_formula needs at least one op")
     packets = [to_packet(op) for op in ops]
     check_category(category)
+    check_bool("override", override)
 
     def decorate(fn: F) -> F:
         for packet in packets:
