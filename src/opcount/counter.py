@@ -15,6 +15,7 @@ from torch import nn
 from .engine.decisions import DecisionTable, merge_overrides
 from .engine.events import UNSUPPORTED
 from .engine.mode import CountingMode
+from .engine.symbolic import settle_rows
 from .engine.tracker import ModuleTracker
 from .errors import OpCountError, UnsupportedOpError, check_bool, check_count
 from .formulas import REGISTRY
@@ -69,6 +70,7 @@ class OpCounter:
         self._decisions: DecisionTable | None = None
         self._active = False
         self._rows: pd.DataFrame | None = None
+        self._settled = 0  # rows whose symbolic costs settle_rows has made ints
 
     # -- context manager ---------------------------------------------------------------------
 
@@ -78,6 +80,7 @@ class OpCounter:
         self._decisions = DecisionTable(self._registry)
         self._tracker = ModuleTracker(self.model, record_shapes=self.record_shapes)
         self._mode = CountingMode(self._decisions, self._tracker, self._costs)
+        self._settled = 0
         self._rows = None
         with ExitStack() as stack:
             self._tracker.attach()
@@ -125,7 +128,10 @@ class OpCounter:
             raise OpCountError(
                 "nothing counted yet: run your model inside `with OpCounter() as c:`"
             )
-        return self._mode
+        mode = self._mode
+        if self._settled < len(mode.events.rows):  # rows with symbolic sizes become ints
+            self._settled = settle_rows(mode.events, mode.formula_errors, self._settled)
+        return mode
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per aten op call (see the README for the columns)."""
