@@ -1,4 +1,4 @@
-"""The library's one exception type and its subclasses.
+"""The library's one exception type and its subclasses, and the option checks that raise it.
 
 Every error opcount raises on purpose derives from :class:`OpCountError`, so callers can catch
 the library's errors without catching the user's own.
