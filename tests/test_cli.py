@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from torchvision.models import ResNet18_Weights
 
 from opcount import read_csv
@@ -114,6 +115,21 @@ def test_sweep_matches_published_figures(tmp_path: Path) -> None:
         ([f"{MODELS}:not_a_model"], 2, "returned int; it must return an nn.Module"),
         ([f"{MODELS}:two_inputs"], 2, "returned no inputs; pass --input"),
         ([f"{MODELS}:broken"], 1, "the model failed in module 'faulty.1': RuntimeError"),
+        (
+            ["torchvision:resnet18", "--input", "1x3x224x224", "--input", "2"],
+            2,
+            "torchvision:resnet18: ResNet.forward(x) takes 1 input, but 2 --inputs given",
+        ),
+        (
+            [f"{MODELS}:two_inputs", "--input", "1x4"],
+            2,
+            "two_inputs: TwoInputs.forward(x, scale) takes 2 inputs, but 1 --input given",
+        ),
+        (
+            ["torchvision:raft_small", "--device", "meta", "--input", "1x3x64x64"],
+            2,
+            "RAFT.forward(image1, image2, num_flow_updates=...) takes 2 to 3 inputs, but 1",
+        ),
     ],
 )
 def test_exit_codes_and_one_line_messages(args: list[str], status: int, message: str) -> None:
@@ -156,3 +172,17 @@ def test_optimizer_counts_a_whole_training_step(tmp_path: Path) -> None:
     model_flops = 2 * int(rows.loc[rows["phase"] != "optimizer", "macs"].sum())  # no recompute
     assert f"model FLOPs: {model_flops / 1e9:.3f} GFLOPs (MFU)" in result.stdout
     assert run("torchvision:resnet18", "--optimizer", "lion").returncode == 2
+
+
+def test_arity_accepts_defaults_and_varargs() -> None:
+    from opcount.cli.arity import arity_problem
+
+    class Varargs(torch.nn.Module):
+        def forward(self, x: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+            return x
+
+    assert arity_problem("m", Varargs(), 5) is None
+    assert arity_problem("m", Varargs(), 0) == (
+        "m: Varargs.forward(x, *rest) takes at least 1 input, but 0 --inputs given"
+    )
+    assert arity_problem("m", torch.nn.Bilinear(2, 2, 2), 2) is None

@@ -17,9 +17,10 @@ from .engine.decisions import DecisionTable, merge_overrides
 from .engine.events import UNSUPPORTED
 from .engine.mode import CountingMode
 from .engine.optimizer_phase import OptimizerPhase
+from .engine.symbolic import settle_rows
 from .engine.timed_mode import TimedCountingMode
 from .engine.tracker import ModuleTracker
-from .errors import OpCountError, UnsupportedOpError
+from .errors import OpCountError, UnsupportedOpError, check_bool, check_count
 from .formulas import REGISTRY
 from .formulas.costs import cost_table
 from .formulas.registry import OpKey
@@ -73,10 +74,10 @@ class OpCounter:
         if model is not None and not isinstance(model, nn.Module):
             raise OpCountError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
-        self.strict = strict
-        self.warn = warn
-        self.record_shapes = record_shapes
-        self.timing = timing
+        self.strict = check_bool("strict", strict)
+        self.warn = check_bool("warn", warn)
+        self.record_shapes = check_bool("record_shapes", record_shapes)
+        self.timing = check_bool("timing", timing)
         self._registry = merge_overrides(REGISTRY, formulas)
         self._costs = cost_table(costs)  # checked now, not at the first op
         self._exit_stack: ExitStack | None = None
@@ -86,6 +87,7 @@ class OpCounter:
         self._active = False
         self._rows: pd.DataFrame | None = None
         self._regions: RegionLog | None = None
+        self._settled = 0  # rows whose symbolic costs settle_rows has made ints
 
     # -- context manager ---------------------------------------------------------------------
 
@@ -96,6 +98,7 @@ class OpCounter:
         self._tracker = ModuleTracker(self.model, record_shapes=self.record_shapes)
         mode_class = TimedCountingMode if self.timing else CountingMode
         self._mode = mode_class(self._decisions, self._tracker, self._costs)
+        self._settled = 0
         self._rows = None
         self._regions = RegionLog(self._mode.events.row_ids)
         with ExitStack() as stack:
@@ -155,7 +158,10 @@ class OpCounter:
             raise OpCountError(
                 "nothing counted yet: run your model inside `with OpCounter() as c:`"
             )
-        return self._mode
+        mode = self._mode
+        if self._settled < len(mode.events.rows):  # rows with symbolic sizes become ints
+            self._settled = settle_rows(mode.events, mode.formula_errors, self._settled)
+        return mode
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per aten op call (see the README for the columns)."""
@@ -238,6 +244,7 @@ class OpCounter:
         With ``timing=True``: ``time_s`` columns (measured); with a ``device`` (or
         ``peak_flops=``/``bandwidth=``, as :meth:`roofline` takes them): ``est_time_s``
         columns, each in total, ``self_``, per phase and as a share."""
+        check_count("depth", depth, none=True)
         mode = self._require_run()
         tracker = mode.tracker
         shapes = None
@@ -380,11 +387,15 @@ class OpCounter:
     def to_latex(self, depth: int = 1, phase: str | None = "forward", digits: int = 2) -> str:
         """A booktabs LaTeX table of params, MACs and FLOPs per module down to tree level
         ``depth`` (levels count the modules that ran: a ``ModuleList``'s blocks are level 1)."""
+        check_count("depth", depth)
+        check_count("digits", digits)
         frame = self.by_module(phase=phase)
         return export.paper_table(frame, "latex", depth=depth, phase=phase, digits=digits)
 
     def to_markdown(self, depth: int = 1, phase: str | None = "forward", digits: int = 2) -> str:
         """A Markdown table of params, MACs and FLOPs per module down to ``depth``."""
+        check_count("depth", depth)
+        check_count("digits", digits)
         frame = self.by_module(phase=phase)
         return export.paper_table(frame, "markdown", depth=depth, phase=phase, digits=digits)
 
@@ -472,6 +483,8 @@ class OpCounter:
         ``"share"``, ...); columns that do not fit in ``width`` characters are left out and
         named below the table (``width=None``: no limit).
         """
+        check_count("depth", depth, none=True)
+        check_count("width", width, minimum=1, none=True)
         summary, records, columns, footer, _ = self._table_parts(depth, columns)
         text = table.module_table(records, columns, footer, width)
         notes = table.note_lines(

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import OpCountError
+from .arity import arity_problem
 from .inputs import InputSpec
 
 
@@ -108,6 +109,13 @@ def default_input_specs(name: str, batch: int) -> list[InputSpec]:
     return [InputSpec((batch, 3, crop, crop))]
 
 
+def _check_arity(name: str, model: nn.Module, given: int) -> None:
+    """Exit 2 before any input is built when ``given`` inputs do not fit ``model.forward``."""
+    problem = arity_problem(name, model, given)
+    if problem is not None:
+        raise UsageError(problem)
+
+
 def _require(module: str, extra: str) -> Any:
     try:
         return importlib.import_module(module)
@@ -163,9 +171,10 @@ def load_torchvision(
         specs = default_input_specs(name, batch or 1)
     elif batch is not None:
         specs = [s.with_batch(batch) for s in specs]
-    tensors = [s.make(device) for s in specs]
     # detection models take one list of [3, h, w] images
     detection = task == "detection"
+    _check_arity(f"torchvision:{name}", model, 1 if detection else len(specs))
+    tensors = [s.make(device) for s in specs]
     args = ([image for t in tensors for image in t],) if detection else tuple(tensors)
     return LoadedModel(f"torchvision:{name}", model, args, {}, published_gmacs(name))
 
@@ -184,6 +193,7 @@ def load_timm(
         specs = [InputSpec((batch or 1, *size))]
     elif batch is not None:
         specs = [s.with_batch(batch) for s in specs]
+    _check_arity(f"timm:{name}", model, len(specs))
     return LoadedModel(f"timm:{name}", model, tuple(s.make(device) for s in specs))
 
 
@@ -235,6 +245,7 @@ def load_callable(
     if specs is not None:
         if batch is not None:
             specs = [s.with_batch(batch) for s in specs]
+        _check_arity(f"{target}:{attribute}", result, len(specs))
         args = tuple(s.make(device) for s in specs)
     elif inputs is None:
         raise UsageError(

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import torch
 from torch import nn
 
-from ..errors import OpCountError
+from ..errors import OpCountError, check_bool, check_count
 from ._run import Rule, count_forward, module_macs
 
 _MAC_UNITS = {"GMac": 10**9, "MMac": 10**6, "KMac": 10**3, "Mac": 1}
@@ -102,6 +102,13 @@ def get_model_complexity_info(
         ``(macs, params)``: strings if ``as_strings``, else integers.
     """
     del backend, backend_specific_config  # one counting method serves both ptflops backends
+    for name, value in (
+        ("print_per_layer_stat", print_per_layer_stat),
+        ("as_strings", as_strings),
+        ("verbose", verbose),
+    ):
+        check_bool(name, value)
+    check_count("output_precision", output_precision)
     if not isinstance(input_res, tuple) or not input_res:
         raise OpCountError(
             f"input_res must be a non-empty tuple such as (3, 224, 224), got {input_res!r}"

@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from ..errors import check_bool, check_count
 from ..reports.format import format_count
 from ..reports.params import count_params
 from ._run import count_forward
@@ -44,6 +45,15 @@ def summary(
     Returns:
         The table as a string.
     """
+    for name, value in (
+        ("show_input", show_input),
+        ("show_hierarchical", show_hierarchical),
+        ("print_summary", print_summary),
+        ("show_parent_layers", show_parent_layers),
+    ):
+        check_bool(name, value)
+    check_count("batch_size", batch_size, minimum=-1)
+    check_count("max_depth", max_depth, none=True)
     del batch_size, show_parent_layers  # shapes are printed as run; the tree names parents
     counter, _ = count_forward(model, inputs, kwargs)
     columns = ["type", "input" if show_input else "output", "kernel", "params", "macs", "flops"]

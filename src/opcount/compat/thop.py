@@ -13,7 +13,7 @@ from typing import Any, Union
 import torch
 from torch import nn
 
-from ..errors import OpCountError
+from ..errors import OpCountError, check_bool
 from ..reports.params import params_by_module
 from ._run import Rule, count_forward, module_macs
 
@@ -59,6 +59,12 @@ def profile(
     Returns:
         ``(macs, params)`` as floats, like thop, or ``(macs, params, layer_info)``.
     """
+    for name, value in (
+        ("verbose", verbose),
+        ("ret_layer_info", ret_layer_info),
+        ("report_missing", report_missing),
+    ):
+        check_bool(name, value)
     args, extra = _positional(inputs)
     extra.update(kwargs or {})
     counter, custom = count_forward(

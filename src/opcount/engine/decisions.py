@@ -77,6 +77,11 @@ class DecisionTable:
     def _decide(self, func: OpOverload) -> Decision:
         packet = func.overloadpacket
         formula = self.registry.get(packet)
+        if formula is None and func.namespace == "torchvision":
+            # torchvision is loaded (its op is running): its formulas are registered now
+            from ..formulas.torchvision_ops import torchvision_formula
+
+            formula = torchvision_formula(packet)
         composite = _composite_devices(func) if formula is None else False
         reads_values = False
         if formula is not None:

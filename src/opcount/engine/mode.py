@@ -222,7 +222,7 @@ class CountingMode(TorchDispatchMode):
                     if isinstance(t, Tensor):
                         written += _distinct_bytes(t)
             if type(read) is not int or type(written) is not int:
-                read, written = int(read), int(written)  # symbolic sizes (dynamic shapes)
+                read, written = _as_int(read), _as_int(written)  # symbolic sizes
         shapes = tuple(shape_list)
         shape_table = self.events.shape_table
         try:
@@ -330,10 +330,19 @@ def _distinct_bytes(t: Tensor) -> int:
                 count *= int(size)
         return count * t.element_size()
     except (RuntimeError, NotImplementedError):  # sparse, nested: no strides
-        try:
-            return int(t.numel()) * t.element_size()
+        try:  # an unbacked size stays symbolic here; settle_rows marks its row
+            return _as_int(t.numel() * t.element_size())  # type: ignore[no-any-return]
         except (RuntimeError, NotImplementedError):
             return 0
+
+
+def _as_int(value: Any) -> Any:
+    """A symbolic byte count as an int, or left symbolic where it has none (an unbacked,
+    data-dependent size): :func:`.symbolic.settle_rows` marks its row before any report."""
+    try:
+        return int(value)
+    except Exception:  # GuardOnDataDependentSymNode
+        return value
 
 
 def _device_type(args: Sequence[Any]) -> str:

@@ -11,6 +11,7 @@ user's code raised.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -76,13 +77,60 @@ _WRAPPED: tuple[tuple[Callable[[], list[type]], str, Callable[..., Any]], ...] =
 )
 
 
+# The wrappers are process-wide: installed when the first counter attaches, removed when the
+# last detaches, and each call enters every attached tracker (a tracker ignores the calls of
+# threads it does not count). Two counters in two threads therefore never wrap each other's
+# wrappers, and the classes always get their own functions back.
+_lock = threading.Lock()
+_trackers: list[ModuleTracker] = []
+_restore: list[tuple[type, str, Any]] = []
+
+
+def _wrap(original: Callable[..., Any], owner_of: Callable[..., Any]) -> Any:
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        trackers = tuple(_trackers)
+        if not trackers:
+            return original(*args, **kwargs)
+        owner = owner_of(*args, **kwargs)
+        name = type(owner).__name__
+        depths = [tracker.enter_optimizer(owner, name) for tracker in trackers]
+        try:
+            return original(*args, **kwargs)
+        finally:  # also pops a step inside that raised before its post-hook
+            for tracker, depth in zip(trackers, depths):
+                tracker.exit_optimizer(owner, depth)
+
+    return wrapper
+
+
+def _install() -> None:
+    try:
+        for classes, name, owner_of in _WRAPPED:
+            for base in classes():
+                for cls in _subclasses(base):
+                    original = cls.__dict__.get(name)
+                    if original is None or not callable(original):
+                        continue  # inherited: the defining class's wrapper catches it
+                    _restore.append((cls, name, original))
+                    setattr(cls, name, _wrap(original, owner_of))
+    except BaseException:
+        _uninstall()
+        raise
+
+
+def _uninstall() -> None:
+    while _restore:
+        cls, name, original = _restore.pop()
+        setattr(cls, name, original)
+
+
 class OptimizerPhase:
     """Puts the ops of optimizer calls into the tracker's optimizer frames while attached."""
 
     def __init__(self, tracker: ModuleTracker) -> None:
         self.tracker = tracker
         self._handles: list[RemovableHandle] = []
-        self._restore: list[tuple[type, str, Any]] = []
 
     def attach(self) -> None:
         """Install the global step hooks and wrap the methods without hooks."""
@@ -97,37 +145,22 @@ class OptimizerPhase:
         self._handles.append(optimizer_module.register_optimizer_step_pre_hook(pre_hook))
         self._handles.append(optimizer_module.register_optimizer_step_post_hook(post_hook))
         try:
-            for classes, name, owner_of in _WRAPPED:
-                for base in classes():
-                    for cls in _subclasses(base):
-                        original = cls.__dict__.get(name)
-                        if original is None or not callable(original):
-                            continue  # inherited: the defining class's wrapper catches it
-                        self._restore.append((cls, name, original))
-                        setattr(cls, name, self._wrap(original, owner_of))
+            with _lock:
+                if not _trackers:
+                    _install()
+                _trackers.append(tracker)
         except BaseException:
             self.detach()
             raise
 
-    def _wrap(self, original: Callable[..., Any], owner_of: Callable[..., Any]) -> Any:
-        tracker = self.tracker
-
-        @functools.wraps(original)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            owner = owner_of(*args, **kwargs)
-            depth = tracker.enter_optimizer(owner, type(owner).__name__)
-            try:
-                return original(*args, **kwargs)
-            finally:  # also pops a step inside that raised before its post-hook
-                tracker.exit_optimizer(owner, depth)
-
-        return wrapper
-
     def detach(self) -> None:
-        """Remove the hooks and give every wrapped class its own method back."""
+        """Remove the hooks; the last counter to detach gives every wrapped class its own
+        method back."""
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-        while self._restore:
-            cls, name, original = self._restore.pop()
-            setattr(cls, name, original)
+        with _lock:
+            if self.tracker in _trackers:
+                _trackers.remove(self.tracker)
+            if not _trackers:
+                _uninstall()

@@ -9,12 +9,14 @@ outputs or the model, and records inconsistencies instead of raising into user c
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
 from torch.utils.hooks import RemovableHandle
 
 from .events import ShapeTable
@@ -52,6 +54,7 @@ def in_backward() -> bool:
 
 
 _Tensor = torch.Tensor
+_get_ident = threading.get_ident
 
 graph_task_id: Callable[[], int] = (
     _graph_task_id if _graph_task_id is not None else lambda: 0 if in_backward() else -1
@@ -151,6 +154,9 @@ class ModuleTracker:
         self._seq_map: dict[int, tuple[int, int]] = {}
         self._last_seq_nr = _get_sequence_nr()
         self._handles: list[RemovableHandle] = []
+        # the thread whose module calls this tracker follows (the global hooks see every
+        # thread's); others only when they run this counter's backward (see _counts_thread)
+        self._thread = _get_ident()
         if model is not None:
             for name, module in model.named_modules(remove_duplicate=False):
                 self._known.setdefault(id(module), (module, name))
@@ -160,6 +166,7 @@ class ModuleTracker:
     def attach(self) -> None:
         """Install the global module hooks."""
         reg = nn.modules.module
+        self._thread = _get_ident()
         self._handles.append(reg.register_module_forward_pre_hook(self._enter))
         self._handles.append(reg.register_module_forward_hook(self._exit, always_call=True))
 
@@ -172,6 +179,8 @@ class ModuleTracker:
     def _enter(self, module: nn.Module, args: Any) -> None:
         # runs at every module call: only what cannot be known later (the module, its caller,
         # the phase, the shapes) is taken now; _resolve names it
+        if _get_ident() != self._thread and not self._counts_thread():
+            return  # another thread's module: not this counter's
         phase = RECOMPUTE if graph_task_id() != -1 else FORWARD
         stack = self._stack
         raw = self._raw
@@ -185,6 +194,8 @@ class ModuleTracker:
             self._last_seq_nr = _get_sequence_nr()
 
     def _exit(self, module: nn.Module, args: Any, output: Any) -> None:
+        if _get_ident() != self._thread and not self._counts_thread():
+            return
         stack = self._stack
         if stack and stack[-1][0] is module:
             frame = stack.pop()[1]
@@ -206,7 +217,9 @@ class ModuleTracker:
         take a frame ``(OPTIMIZER_MODULE, type_name, call, OPTIMIZER)`` until
         :meth:`exit_optimizer`. A call nested in one on the same owner (GradScaler.step running
         optimizer.step, a subclass's step calling its base's) shares that frame. Returns the
-        stack depth of the new entry."""
+        stack depth of the new entry (-1, ignored, on a thread this counter does not count)."""
+        if _get_ident() != self._thread:  # another thread's optimizer: not this counter's
+            return -1
         stack = self._stack
         depth = len(stack)
         if stack and stack[-1][0] is owner and stack[-1][2] == OPTIMIZER:
@@ -225,6 +238,8 @@ class ModuleTracker:
         """The optimizer call on ``owner`` that :meth:`enter_optimizer` began (at ``depth``, if
         known) has returned or raised: its entry, and anything left open above it (a module, a
         step that raised before its post-hook), leave the stack."""
+        if _get_ident() != self._thread:
+            return
         stack = self._stack
         if depth is not None and depth < len(stack) and stack[depth][0] is owner:
             del stack[depth:]
@@ -239,6 +254,14 @@ class ModuleTracker:
                 del stack[depth:]
                 return
         self.problems.append(f"end of a {type(owner).__name__} call that never began")
+
+    def _counts_thread(self) -> bool:
+        """Whether a module call on a thread other than the counter's is this counter's: an
+        autograd device thread running its backward (an activation-checkpoint recompute),
+        where this tracker's mode is active. Asked only of other threads' module calls."""
+        if graph_task_id() == -1:
+            return False
+        return any(getattr(m, "tracker", None) is self for m in _get_current_dispatch_mode_stack())
 
     def _shape_code(self, value: Any) -> int:
         """The index in :attr:`shape_table` of :func:`tensor_shapes` of a module call's inputs

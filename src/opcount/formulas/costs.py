@@ -573,6 +573,44 @@ define(
 )
 
 
+# -- torchvision's operators (formulas/torchvision_ops.py) -----------------------------------
+define("roi_area", 3, "area of one box (x2 - x1) * (y2 - y1): two subtracts, a multiply")
+define(
+    "nms_iou",
+    13,
+    "IoU of one pair of boxes against the threshold: 4 max/min for the intersection's corners, "
+    "2 subtracts and 2 clamps at 0 for its sides, a multiply for its area, an add and a "
+    "subtract for the union, a divide, a compare",
+)
+define(
+    "roi_sample_weights",
+    16,
+    "per RoI-align sample position (shared by the channels sampled there): its coordinate per "
+    "axis (start + bin * (p + (i + 0.5) / grid): 4 each), the offsets to its lower neighbours "
+    "and their complements (4), the four tap weights (4 multiplies)",
+)
+define(
+    "deform_sample",
+    18,
+    "per column element of a deformable convolution: add the offset to the tap's position (2), "
+    "bilinear weights as 'roi_sample_weights' does from the offsets (8), four taps, each a "
+    "multiply and an add (8)",
+)
+define(
+    "deform_sample_backward",
+    18,
+    "per column element: its position and weights again (10), then its gradient times each of "
+    "the four tap weights, added into the input's gradient (8)",
+)
+define(
+    "deform_offset_grad",
+    11,
+    "per column element and axis: the bilinear weight's derivative along the axis at the "
+    "sampled point (two subtracts, four multiplies, three adds), times the column's gradient, "
+    "added into the offset's gradient",
+)
+
+
 # -- linear algebra, FFT, special functions ----------------------------------------------------
 # Factorisations and solves (formulas/linalg.py) are counted by the sums of their reference
 # algorithms, not per element; these entries are the per-element pieces of the rest.

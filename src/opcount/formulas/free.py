@@ -33,6 +33,7 @@ VIEW_OPS: frozenset[OpOverloadPacket] = frozenset(
         "as_strided",
         "alias",
         "detach",
+        "detach_",  # in place: reaches the mode under inference_mode, changes no data
         "unbind",
         "split",
         "split_with_sizes",

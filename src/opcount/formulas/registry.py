@@ -15,7 +15,7 @@ from typing import Any, TypeVar, Union, cast
 import torch
 from torch._ops import OpOverload, OpOverloadPacket
 
-from ..errors import OpCountError
+from ..errors import OpCountError, check_bool
 
 Cost = tuple[int, int]
 """``(flops, macs)`` of one op call."""
@@ -131,6 +131,7 @@ class Registry:
         """Register ``fn`` for ``key``; refuse a second formula unless ``override``."""
         packet = to_packet(key)
         check_category(category)
+        check_bool("override", override)
         if not callable(fn):
             raise OpCountError(f"formula for {packet} must be callable, got {fn!r}")
         if packet in self._formulas and not override:
@@ -231,6 +232,7 @@ def register_formula(
         raise OpCountError("register_formula needs at least one op")
     packets = [to_packet(op) for op in ops]
     check_category(category)
+    check_bool("override", override)
 
     def decorate(fn: F) -> F:
         for packet in packets:

@@ -14,6 +14,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..errors import check_bool
+
 PARAM_COLUMNS = (
     "module",
     "module_type",
@@ -59,6 +61,7 @@ def count_params(model: nn.Module, *, trainable_only: bool = False) -> int:
     Tied weights (one ``nn.Parameter`` held by two modules) are counted once, as
     ``model.parameters()`` yields them. Uninitialised lazy parameters count as 0.
     """
+    check_bool("trainable_only", trainable_only)
     total = 0
     for param in model.parameters():
         if trainable_only and not param.requires_grad:

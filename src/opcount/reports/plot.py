@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from ..errors import OpCountError
+from ..errors import OpCountError, check_count
 from .format import format_compact
 
 
@@ -100,6 +100,8 @@ def _bars(data: pd.DataFrame, label: str, title: str) -> Any:
 def plot_modules(counter: CountedRun, top: int = 10, depth: int | None = None) -> Any:
     """A horizontal bar chart of the ``top`` modules by FLOPs, forward and backward stacked;
     returns the matplotlib ``Figure`` (``fig.savefig("modules.png")``)."""
+    check_count("top", top, minimum=1)
+    check_count("depth", depth, none=True)
     data = module_bars(counter.by_module(), top, depth)
     scope = "own ops" if depth is None else f"depth {depth}, inclusive"
     return _bars(data, "module", f"Top {len(data)} modules by FLOPs ({scope})")
