@@ -30,7 +30,6 @@ from .regions import attach as attach_regions
 from .regions import detach as detach_regions
 from .reports import calls as call_reports
 from .reports import export, frames, table
-from .reports import regions as region_reports
 from .reports.model_flops import hardware_flops, model_flops
 from .reports.params import count_params, params_by_module
 from .timing import measured
@@ -288,7 +287,7 @@ class OpCounter:
 
     def by_region(self) -> pd.DataFrame:
         """Per ``opcount.region`` path (``""``: outside every region): calls and costs."""
-        return region_reports.by_region(self.to_dataframe())
+        return frames.by_region(self.to_dataframe())
 
     def _frame_ids(self) -> Any:
         import numpy as np

@@ -369,7 +369,7 @@ def _tree_order(names: list[str], first_seen: dict[str, int]) -> list[str]:
     return order
 
 
-def _aggregate(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def aggregate(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Calls and summed costs per group of ``keys``, groups in order of first appearance,
     with each group's share of the total FLOPs."""
     grouped = rows.groupby(keys, as_index=False, sort=False).agg(
@@ -394,30 +394,36 @@ def _most_flops_first(frame: pd.DataFrame) -> pd.DataFrame:
 
 def by_op(rows: pd.DataFrame) -> pd.DataFrame:
     """Per aten op: calls, FLOPs, MACs and bytes, most FLOPs first."""
-    return _most_flops_first(_aggregate(rows, ["op", "category", "status"]))
+    return _most_flops_first(aggregate(rows, ["op", "category", "status"]))
 
 
 def by_category(rows: pd.DataFrame) -> pd.DataFrame:
     """Per op category (matmul, conv, attention, ...): calls and costs, most FLOPs first."""
-    return _most_flops_first(_aggregate(rows, ["category"]))
+    return _most_flops_first(aggregate(rows, ["category"]))
+
+
+def by_region(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per region (``""``: outside every region), in order of first appearance: calls and
+    summed costs; the columns sum to the rows' totals."""
+    return aggregate(rows, ["region"])
 
 
 def by_phase(rows: pd.DataFrame) -> pd.DataFrame:
     """Per phase (forward, backward, recompute) that ran: calls and costs."""
-    frame = _aggregate(rows, ["phase"])
+    frame = aggregate(rows, ["phase"])
     order = {p: i for i, p in enumerate(PHASES)}
     return frame.sort_values("phase", key=lambda c: c.map(order)).reset_index(drop=True)
 
 
 def by_dtype(rows: pd.DataFrame) -> pd.DataFrame:
     """Per dtype of the ops' first tensor: calls and costs (``int_ops`` for integer dtypes)."""
-    return _most_flops_first(_aggregate(rows, ["dtype"]))
+    return _most_flops_first(aggregate(rows, ["dtype"]))
 
 
 def by_module_and_op(rows: pd.DataFrame) -> pd.DataFrame:
     """Per (module, op) pair: each module's own ops (not its children's), modules in the order
     they first ran, then most FLOPs first."""
-    frame = _aggregate(rows, ["module", "module_type", "op"])
+    frame = aggregate(rows, ["module", "module_type", "op"])
     first = {m: i for i, m in enumerate(pd.unique(rows["module"]))}
     frame["_first"] = frame["module"].map(first)
     frame = frame.sort_values(["_first", "flops"], ascending=[True, False], kind="stable")

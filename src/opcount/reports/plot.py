@@ -25,7 +25,8 @@ class CountedRun(Protocol):
 _COLORS = {"forward": "#4C72B0", "backward": "#DD8452"}
 
 
-def _figure_class() -> Any:
+def figure_class() -> Any:
+    """matplotlib's ``Figure``, or an error saying how to install matplotlib."""
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
@@ -79,7 +80,7 @@ def category_bars(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _bars(data: pd.DataFrame, label: str, title: str) -> Any:
     """A horizontal stacked bar chart of ``data``'s forward and backward columns."""
-    figure = _figure_class()(figsize=(8, 0.45 * max(len(data), 2) + 1.4), layout="constrained")
+    figure = figure_class()(figsize=(8, 0.45 * max(len(data), 2) + 1.4), layout="constrained")
     axes = figure.subplots()
     names = list(data[label])[::-1]  # largest on top
     left = [0.0] * len(names)

@@ -1,13 +1,12 @@
-"""The ``region`` column from a counter's region boundaries, and the per-region aggregate."""
+"""The ``region`` column from a counter's region boundaries."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
-__all__ = ["by_region", "region_codes"]
+__all__ = ["region_codes"]
 
 
 def region_codes(marks: Sequence[tuple[int, str]], n: int) -> tuple[list[str], np.ndarray]:
@@ -23,19 +22,3 @@ def region_codes(marks: Sequence[tuple[int, str]], n: int) -> tuple[list[str], n
     # boundaries at one seq, a region left and another entered between two ops)
     last = np.searchsorted(starts, np.arange(n, dtype=np.int64), side="right") - 1
     return list(index), mark_codes[last]
-
-
-def by_region(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per region (``""``: outside every region), in order of first appearance: calls and
-    summed costs; the columns sum to the rows' totals."""
-    grouped = rows.groupby("region", as_index=False, sort=False).agg(
-        calls=("seq", "size"),
-        flops=("flops", "sum"),
-        macs=("macs", "sum"),
-        bytes_read=("bytes_read", "sum"),
-        bytes_written=("bytes_written", "sum"),
-        int_ops=("int_ops", "sum"),
-    )
-    total = int(rows["flops"].sum())
-    grouped["flops_share"] = [int(v) / total if total else 0.0 for v in grouped["flops"]]
-    return grouped

@@ -13,18 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import OpCountError
+from ..reports.plot import figure_class
 from .roofline import MATRIX_CATEGORIES, Ceilings
-
-
-def _figure_class() -> Any:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise OpCountError(
-            "plotting needs the 'matplotlib' package, which is not installed: "
-            "pip install matplotlib (or pip install 'opcount[plot]')"
-        ) from error
-    return Figure
 
 
 def roofline_points(rows: pd.DataFrame) -> pd.DataFrame:
@@ -52,7 +42,7 @@ def plot_roofline(rows: pd.DataFrame, ceiling: Ceilings) -> Any:
     memory roof ``bandwidth x intensity`` and the flat matrix and vector peaks of the dtype
     with the most FLOPs. Returns the matplotlib ``Figure``."""
     points = roofline_points(rows)
-    figure = _figure_class()(figsize=(7, 4.8), layout="constrained")
+    figure = figure_class()(figsize=(7, 4.8), layout="constrained")
     axes = figure.subplots()
     axes.set_xscale("log")
     axes.set_yscale("log")
