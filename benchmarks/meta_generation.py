@@ -10,12 +10,10 @@ KV cache the last step reads, 2 x layers x batch x keys x kv_heads x head_dim x 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 
-from .meta_scale import Shape, peak_rss_mib
+from .meta_scale import Shape, peak_rss_mib, run_child
 from .timing import Result, under_limit
 
 NAME = "meta_scale"
@@ -89,15 +87,7 @@ def child(layers: int) -> dict[str, float | int | bool]:
 
 def run(quick: bool) -> list[Result]:
     layers = 8 if quick else 80
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.meta_generation", str(layers)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    r = json.loads(done.stdout.strip().splitlines()[-1])
+    r = run_child("benchmarks.meta_generation", layers)
     full = not quick
     label = f"{layers}-layer HF Llama, {PROMPT}-token prefill + {DECODE_STEPS} decode steps"
     return [

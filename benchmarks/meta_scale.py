@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -200,19 +201,26 @@ def child(layers: int) -> dict[str, float | int | bool]:
     }
 
 
-def run(quick: bool) -> list[Result]:
-    from . import meta_generation  # it reuses Shape and peak_rss_mib from here
-
-    layers = 8 if quick else 80
+def run_child(module: str, layers: int) -> dict[str, Any]:
+    """Run ``python -m module LAYERS`` in a fresh process (so its peak RSS is its own) and
+    return the JSON object it prints last."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.meta_scale", str(layers)],
+        [sys.executable, "-m", module, str(layers)],
         cwd=root,
         capture_output=True,
         text=True,
         check=True,
     )
-    r = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(quick: bool) -> list[Result]:
+    from . import meta_generation  # it reuses Shape and peak_rss_mib from here
+
+    layers = 8 if quick else 80
+    r = run_child("benchmarks.meta_scale", layers)
     full = not quick
     label = f"{layers}-layer decoder"
     gib = r["peak_rss_mib"] / 1024
