@@ -211,6 +211,25 @@ def test_time_columns_become_measures_and_a_roofline(run: tuple[OpCounter, nn.Mo
     assert (given["peak_flops"], given["bandwidth"], given["roof_source"]) == (2e12, 3e11, "device")
 
 
+def test_a_device_gives_the_roofline_its_estimate_and_roofs(
+    run: tuple[OpCounter, nn.Module],
+) -> None:
+    c, _ = run
+    data = embedded(c.to_html(device="h100-sxm"))
+    roof = data["roofline"]
+    # float32 matmuls: the H100 SXM's FP32 peak (TF32 off), and its 3.35 TB/s
+    assert (roof["peak_flops"], roof["bandwidth"], roof["roof_source"]) == (
+        67e12,
+        3.35e12,
+        "device",
+    )
+    assert "est_time_s" in data["measures"]
+    estimate = c.roofline("h100-sxm")["est_time_s"]
+    assert own_sums(data, "est_time_s", data["phases"]) == pytest.approx(estimate.sum())
+    given = embedded(c.to_html(device="h100-sxm", peak_flops=1e12))["roofline"]
+    assert given["peak_flops"] == 1e12
+
+
 # -- in the browser -----------------------------------------------------------------------------
 
 

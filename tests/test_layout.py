@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "regions": {"errors"},
     "generation": {"errors", "engine", "reports"},
     "counter": {"errors", "formulas", "engine", "reports", "regions", "generation", "timing"}
-    | {"distributed"},
+    | {"distributed", "devices"},
     "compat": {"errors", "formulas", "reports", "counter"},
     "cli": {"errors", "formulas", "engine", "reports", "counter", "devices", "training"}
     | {"generation", "timing"},

@@ -13,6 +13,8 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
+from .devices import device_spec
+from .devices import peak_flops as spec_peak
 from .engine.decisions import DecisionTable, merge_overrides
 from .engine.events import UNSUPPORTED
 from .engine.mode import CountingMode
@@ -30,7 +32,7 @@ from .regions import attach as attach_regions
 from .regions import detach as detach_regions
 from .reports import calls as call_reports
 from .reports import export, frames, table
-from .reports.model_flops import hardware_flops, model_flops
+from .reports.model_flops import hardware_flops, matmul_dtype, model_flops
 from .reports.params import count_params, params_by_module
 from .timing import measured
 from .timing.run import DeviceLike, TimedRun
@@ -403,17 +405,29 @@ class OpCounter:
         path: str | os.PathLike[str] | None = None,
         *,
         title: str | None = None,
+        device: DeviceLike | None = None,
         peak_flops: float | None = None,
         bandwidth: float | None = None,
     ) -> str | None:
         """One self-contained HTML page (nothing fetched, works from ``file://``): totals and
         completeness, the module tree as a zoomable icicle, the per-op and per-category tables
-        and, with time columns, a roofline (roofs ``peak_flops`` FLOP/s and ``bandwidth``
-        bytes/s, or else the ops' envelope). Written to ``path``, or returned without one."""
+        and a roofline. The roofline is drawn with a ``device`` (its estimate, :meth:`roofline`,
+        gives every row ``est_time_s``; the roofs are its dense matrix peak for the run's matmul
+        dtype and its bandwidth, unless ``peak_flops``/``bandwidth`` say otherwise) or with
+        measured times (roofs ``peak_flops`` and ``bandwidth``, or else the ops' envelope).
+        Written to ``path``, or returned without one."""
         from .reports import html
 
+        rows = self.to_dataframe()
+        if device is not None:
+            spec = device_spec(device)
+            rows = self.roofline(spec, peak_flops=peak_flops, bandwidth=bandwidth)
+            if peak_flops is None:
+                peak_flops = spec_peak(spec, matmul_dtype(rows) or "float32")
+            if bandwidth is None:
+                bandwidth = spec.bandwidth
         page = html.run_page(
-            self.to_dataframe(),
+            rows,
             self._totals(),
             unsupported=self.unsupported_ops(),
             modules=self.by_module() if self.record_shapes else None,

@@ -204,7 +204,8 @@ def _run(args: argparse.Namespace) -> int:
         _print_single(args, loaded, counter)
         _export(args, counter)
         if args.html:
-            counter.to_html(args.html, title=_title(args, loaded))
+            device = args.device_spec or args.roofline  # a roofline on that device's roofs
+            counter.to_html(args.html, title=_title(args, loaded), device=device)
             print(f"wrote the HTML report to {args.html}", file=sys.stderr)
         time_report(args, counter)
         return 0

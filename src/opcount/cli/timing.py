@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device-spec",
         metavar="NAME",
-        help="device for the trace's estimated times and est_time_s args (default: --roofline's)",
+        help="device for the trace's estimated times and est_time_s args, and the --html "
+        "roofline (default: --roofline's)",
     )
 
 

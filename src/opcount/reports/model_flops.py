@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["HARDWARE_PHASES", "MODEL_PHASES", "hardware_flops", "model_flops"]
+__all__ = ["HARDWARE_PHASES", "MODEL_PHASES", "hardware_flops", "matmul_dtype", "model_flops"]
 
 MODEL_PHASES = ("forward", "backward")
 HARDWARE_PHASES = ("forward", "backward", "recompute")
@@ -28,3 +28,12 @@ def model_flops(rows: pd.DataFrame) -> int:
 def hardware_flops(rows: pd.DataFrame) -> int:
     """``2 * macs`` over the forward, backward and recompute rows."""
     return 2 * int(rows.loc[rows["phase"].isin(HARDWARE_PHASES), "macs"].sum())
+
+
+def matmul_dtype(rows: pd.DataFrame) -> str | None:
+    """The dtype whose rows hold the most MACs (ties: the first to run), None without MACs."""
+    with_macs = rows[rows["macs"] > 0]
+    if with_macs.empty:
+        return None
+    per_dtype = with_macs.groupby("dtype", sort=False)["macs"].sum()
+    return str(per_dtype.idxmax())

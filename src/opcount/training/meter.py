@@ -24,6 +24,7 @@ from torch.utils.hooks import RemovableHandle
 from ..counter import OpCounter
 from ..devices import DeviceLike, device_spec, dtype_key, peak_flops
 from ..errors import OpCountError
+from ..reports.model_flops import matmul_dtype
 
 __all__ = ["StepMeter", "StepRecord"]
 
@@ -91,15 +92,6 @@ def input_signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any,
         return _value_signature(value)
 
     return (tuple(walk(a) for a in args), tuple((k, walk(v)) for k, v in kwargs.items()))
-
-
-def matmul_dtype(rows: pd.DataFrame) -> str | None:
-    """The dtype whose rows hold the most MACs (ties: the first to run), None without MACs."""
-    with_macs = rows[rows["macs"] > 0]
-    if with_macs.empty:
-        return None
-    per_dtype = with_macs.groupby("dtype", sort=False)["macs"].sum()
-    return str(per_dtype.idxmax())
 
 
 def _on_cuda(rows: pd.DataFrame) -> bool:
