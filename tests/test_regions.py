@@ -95,3 +95,33 @@ def test_a_region_left_by_an_exception_is_closed() -> None:
     with pytest.raises(ValueError, match="boom"), opcount.region("x"):
         raise ValueError("boom")
     assert opcount.regions.current() == ""
+
+
+def test_two_threads_never_label_each_others_ops() -> None:
+    import threading
+
+    inside, outside = threading.Barrier(2), threading.Barrier(2)
+    results: dict[str, set[str]] = {}
+
+    def labelled() -> None:  # enters a region while the other thread counts
+        model = nn.Linear(4, 3)
+        with OpCounter() as c, opcount.region("mine"):
+            inside.wait(timeout=30)
+            model(torch.randn(2, 4))
+            outside.wait(timeout=30)
+        results["labelled"] = set(c.to_dataframe()["region"])
+
+    def plain() -> None:
+        model = nn.Linear(4, 3)
+        with OpCounter() as c:
+            inside.wait(timeout=30)  # the other thread's region is open from here on
+            model(torch.randn(2, 4))
+            outside.wait(timeout=30)
+        results["plain"] = set(c.to_dataframe()["region"])
+
+    threads = [threading.Thread(target=labelled), threading.Thread(target=plain)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert results == {"labelled": {"mine"}, "plain": {""}}

@@ -2,14 +2,16 @@
 
 Entering or leaving a region appends one boundary, ``(seq of the next op, region path)``, to the
 log of each counter that is counting; the dispatch mode does no work for regions at all, and the
-rows take their region when the DataFrame is built. The region stack is one per process: regions
-are entered on one thread, and ops autograd runs on its own threads during a ``backward()``
-inside a region take that region, as they run while it is open.
+rows take their region when the DataFrame is built. Each thread has its own region stack, and a
+region sends boundaries only to the counters of its own thread (a counter counts the thread that
+entered it), so two threads never label each other's ops; ops autograd runs on its own threads
+during a ``backward()`` inside a region take that region, as they run while it is open.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Sized
 from types import TracebackType
 from typing import Any, TypeVar
@@ -21,15 +23,23 @@ __all__ = ["SEPARATOR", "RegionLog", "attach", "current", "detach", "region"]
 SEPARATOR = "/"
 """Joins nested regions' names: ``region("train")`` around ``region("loss")`` -> ``train/loss``."""
 
-_stack: list[str] = []
-_logs: list[RegionLog] = []
+_local = threading.local()  # .stack: this thread's open regions, outermost first
+_logs: list[RegionLog] = []  # every counting counter's log, all threads'
+_logs_lock = threading.Lock()  # counters of two threads attach and detach at once
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+def _stack() -> list[str]:
+    stack: list[str] | None = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack
+
+
 def current() -> str:
-    """The path of the regions open now, ``""`` outside every region."""
-    return SEPARATOR.join(_stack)
+    """The path of the regions open now on this thread, ``""`` outside every region."""
+    return SEPARATOR.join(_stack())
 
 
 class RegionLog:
@@ -37,10 +47,11 @@ class RegionLog:
     ran in ``path`` (until the next mark). ``calls`` is the counter's per-op list, whose length
     is the seq of the next op."""
 
-    __slots__ = ("_calls", "marks")
+    __slots__ = ("_calls", "marks", "thread")
 
     def __init__(self, calls: Sized) -> None:
         self._calls = calls
+        self.thread = threading.get_ident()  # the thread whose regions label this counter
         self.marks: list[tuple[int, str]] = [(0, current())]
 
     def mark(self, path: str) -> None:
@@ -49,22 +60,26 @@ class RegionLog:
 
 def attach(log: RegionLog) -> None:
     """Send region boundaries to ``log`` from now on."""
-    _logs.append(log)
+    with _logs_lock:
+        _logs.append(log)
 
 
 def detach(log: RegionLog) -> None:
     """Stop sending boundaries to ``log`` (a no-op if it is not attached)."""
-    for i, attached in enumerate(_logs):
-        if attached is log:
-            del _logs[i]
-            return
+    with _logs_lock:
+        for i, attached in enumerate(_logs):
+            if attached is log:
+                del _logs[i]
+                return
 
 
 def _changed() -> None:
     if _logs:
         path = current()
-        for log in _logs:
-            log.mark(path)
+        thread = threading.get_ident()
+        for log in tuple(_logs):  # a copy: another thread may attach meanwhile
+            if log.thread == thread:
+                log.mark(path)
 
 
 class region:  # noqa: N801 (a context manager named like the function users call)
@@ -89,7 +104,7 @@ class region:  # noqa: N801 (a context manager named like the function users cal
         self.name = name
 
     def __enter__(self) -> region:
-        _stack.append(self.name)
+        _stack().append(self.name)
         _changed()
         return self
 
@@ -101,9 +116,10 @@ class region:  # noqa: N801 (a context manager named like the function users cal
     ) -> None:
         # the innermost open region of this name: regions left out of order (a generator
         # suspended inside one) still close the right entry
-        for i in range(len(_stack) - 1, -1, -1):
-            if _stack[i] == self.name:
-                del _stack[i]
+        stack = _stack()
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i] == self.name:
+                del stack[i]
                 break
         _changed()
 
