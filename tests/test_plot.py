@@ -64,3 +64,20 @@ def test_missing_matplotlib_is_named(counter: OpCounter, monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(OpCountError, match=r"'matplotlib'.*pip install matplotlib"):
         plot_modules(counter)
+
+
+def test_the_optimizer_phase_is_its_own_segment() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    optimizer = torch.optim.AdamW(model.parameters())
+    with OpCounter(model) as c:
+        model(torch.randn(4, 8)).sum().backward()
+        optimizer.step()
+    rows = c.to_dataframe()
+    categories = category_bars(rows)
+    assert categories[["forward", "backward", "optimizer"]].to_numpy().sum() == c.total_flops
+    optimizer_flops = int(rows.loc[rows["phase"] == "optimizer", "flops"].sum())
+    assert optimizer_flops > 0
+    assert categories["optimizer"].sum() == optimizer_flops
+    modules = module_bars(c.by_module(), top=20)
+    assert modules.set_index("module").loc["<optimizer>", "optimizer"] == optimizer_flops
+    assert modules["backward"].sum() == int(rows.loc[rows["phase"] == "backward", "flops"].sum())

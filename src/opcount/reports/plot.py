@@ -22,7 +22,8 @@ class CountedRun(Protocol):
     def by_module(self) -> pd.DataFrame: ...
 
 
-_COLORS = {"forward": "#4C72B0", "backward": "#DD8452"}
+_COLORS = {"forward": "#4C72B0", "backward": "#DD8452", "optimizer": "#55A868"}
+_STACKED = ("forward", "backward", "optimizer")  # the bars' segments, in this order
 
 
 def figure_class() -> Any:
@@ -38,10 +39,10 @@ def figure_class() -> Any:
 
 
 def module_bars(frame: pd.DataFrame, top: int = 10, depth: int | None = None) -> pd.DataFrame:
-    """The data of :func:`plot_modules`: ``module``, ``forward`` and ``backward`` FLOPs of the
-    ``top`` modules with the most FLOPs, most first. ``depth=None`` ranks each module's own ops
-    (``self_`` columns, which never overlap); ``depth=k`` ranks the modules at depth ``k``
-    with everything nested inside them."""
+    """The data of :func:`plot_modules`: ``module``, ``forward``, ``backward`` and ``optimizer``
+    FLOPs of the ``top`` modules with the most FLOPs, most first. ``depth=None`` ranks each
+    module's own ops (``self_`` columns, which never overlap); ``depth=k`` ranks the modules at
+    depth ``k`` with everything nested inside them."""
     if depth is None:
         prefix, rows = "self_", frame
     else:
@@ -54,37 +55,40 @@ def module_bars(frame: pd.DataFrame, top: int = 10, depth: int | None = None) ->
                 int(b) + int(r)  # activation-checkpoint recompute is work done in backward
                 for b, r in zip(rows[f"{prefix}backward_flops"], rows[f"{prefix}recompute_flops"])
             ],
+            "optimizer": [int(v) for v in rows.get(f"{prefix}optimizer_flops", [0] * len(rows))],
         }
     )
-    data = data[(data["forward"] + data["backward"]) > 0]
-    data = data.assign(_total=data["forward"] + data["backward"])
+    total = data["forward"] + data["backward"] + data["optimizer"]
+    data = data[total > 0]
+    data = data.assign(_total=total[total > 0])
     data = data.sort_values("_total", ascending=False, kind="stable").head(top)
     return data.drop(columns="_total").reset_index(drop=True)
 
 
 def category_bars(rows: pd.DataFrame) -> pd.DataFrame:
-    """The data of :func:`plot_categories`: FLOPs per category, ``forward`` and ``backward``
-    (recompute included), most first, categories with no FLOPs left out."""
-    phase = rows["phase"].where(rows["phase"] == "forward", "backward")
+    """The data of :func:`plot_categories`: FLOPs per category, ``forward``, ``backward``
+    (recompute included) and ``optimizer``, most first, categories with no FLOPs left out."""
+    phase = rows["phase"].where(rows["phase"].isin(["forward", "optimizer"]), "backward")
     table = (
         rows.assign(_phase=phase, flops=rows["flops"].astype(float))
         .pivot_table(index="category", columns="_phase", values="flops", aggfunc="sum")
-        .reindex(columns=["forward", "backward"])
+        .reindex(columns=list(_STACKED))
         .fillna(0)
     )
-    table = table[(table["forward"] + table["backward"]) > 0]
-    table = table.assign(_total=table["forward"] + table["backward"])
+    total = table["forward"] + table["backward"] + table["optimizer"]
+    table = table[total > 0]
+    table = table.assign(_total=total[total > 0])
     table = table.sort_values("_total", ascending=False, kind="stable")
     return table.drop(columns="_total").reset_index()
 
 
 def _bars(data: pd.DataFrame, label: str, title: str) -> Any:
-    """A horizontal stacked bar chart of ``data``'s forward and backward columns."""
+    """A horizontal stacked bar chart of ``data``'s forward, backward and optimizer columns."""
     figure = figure_class()(figsize=(8, 0.45 * max(len(data), 2) + 1.4), layout="constrained")
     axes = figure.subplots()
     names = list(data[label])[::-1]  # largest on top
     left = [0.0] * len(names)
-    for phase in ("forward", "backward"):
+    for phase in _STACKED:
         values = [float(v) for v in list(data[phase])[::-1]]
         if any(values):
             axes.barh(names, values, left=left, label=phase, color=_COLORS[phase])
