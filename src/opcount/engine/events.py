@@ -17,9 +17,9 @@ import numpy as np
 COUNTED, FREE, UNSUPPORTED = 0, 1, 2
 STATUSES = ("counted", "free", "unsupported")
 
-Row = tuple[int, int, int, int, int, int, int, Any, Any, int, int]
+Row = tuple[int, int, int, int, int, int, int, Any, Any, int, int, int]
 """``(op_id, status, flops, macs, int_ops, bytes_read, bytes_written, dtype, device,
-shape_code, comm_bytes)``: what one op call cost, apart from where it ran."""
+shape_code, comm_bytes, recompute_macs)``: what one op call cost, apart from where it ran."""
 
 ROW_FIELDS = (
     "op_id",
@@ -32,8 +32,10 @@ ROW_FIELDS = (
     "dtype",
     "device",
     "shape_code",
-    # -- bytes a collective sends, last so the fields above keep their place
+    # -- figures only some formulas give, last so the fields above keep their place: the
+    # bytes a collective sends, and the MACs a fused kernel spends recomputing its own work
     "comm_bytes",
+    "recompute_macs",
 )
 """The names of a :data:`Row`'s fields, in order."""
 
@@ -41,7 +43,7 @@ ROW_FIELDS = (
 class EventStore:
     """The op calls of one counting run: per call a row id, frame, phase and forward seq."""
 
-    __slots__ = ("frames", "fwd_seqs", "phases", "recompute_macs", "row_ids", "rows", "shape_table")
+    __slots__ = ("frames", "fwd_seqs", "phases", "row_ids", "rows", "shape_table")
 
     def __init__(self) -> None:
         self.row_ids: list[int] = []
@@ -52,9 +54,6 @@ class EventStore:
         self.rows: list[Row] = []
         """Distinct rows; every one is referred to by at least one call."""
         self.shape_table = ShapeTable()
-        self.recompute_macs: dict[int, int] = {}
-        """Row id -> MACs of the row that recompute the kernel's own earlier work (fused
-        attention backward's scores); only rows with some are listed."""
 
     def __len__(self) -> int:
         return len(self.row_ids)

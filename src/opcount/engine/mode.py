@@ -124,9 +124,8 @@ class CountingMode(TorchDispatchMode):
         )
         self.formula_errors[seq] = f"not recorded: {type(error).__name__}: {error}"
         shape_code = self.events.shape_table.code(())
-        self.events.recompute_macs.pop(len(self.events.rows), None)  # of a row never added
         row_id = self.events.add_row(
-            (op_id, UNSUPPORTED, 0, 0, 0, 0, 0, None, None, shape_code, 0)
+            (op_id, UNSUPPORTED, 0, 0, 0, 0, 0, None, None, shape_code, 0, 0)
         )
         return row_id, 0, FORWARD, -1
 
@@ -173,7 +172,7 @@ class CountingMode(TorchDispatchMode):
         if first is not None:
             dtype, device = first.dtype, first.device
 
-        flops = macs = int_ops = comm_bytes = 0
+        flops = macs = int_ops = comm_bytes = recompute_macs = 0
         if status == COUNTED:
             previous = activate(self.costs)  # this counter's costs, even inside another's
             try:
@@ -187,9 +186,7 @@ class CountingMode(TorchDispatchMode):
                 self.formula_errors[seq] = f"{type(error).__name__}: {error}"
             else:
                 if type(cost) is not tuple:  # a RecomputedCost says how much it recomputed
-                    recompute = getattr(cost, "recompute_macs", 0)
-                    if recompute:  # kept under the id add_row gives this row next
-                        self.events.recompute_macs[len(self.events.rows)] = int(recompute)
+                    recompute_macs = int(getattr(cost, "recompute_macs", 0))
                 if dtype in _INTEGER_DTYPES and not _any_float(inputs, out):
                     # integer arithmetic is counted, but kept apart from floating-point
                     # FLOPs; an op with a float operand or result anywhere (`where` with
@@ -233,9 +230,10 @@ class CountingMode(TorchDispatchMode):
         if shape_code is None:
             shape_code = shape_table.add(shapes)
         op_id = decision.op_id
-        return op_id, status, flops, macs, int_ops, read, written, dtype, device, shape_code, (
-            comm_bytes
-        )
+        return (
+            op_id, status, flops, macs, int_ops, read, written, dtype, device, shape_code,
+            comm_bytes, recompute_macs,
+        )  # fmt: skip
 
 
 def _disable_dynamo_directly() -> None:

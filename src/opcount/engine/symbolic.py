@@ -38,7 +38,7 @@ def settle_rows(events: EventStore, errors: dict[int, str], start: int) -> int:
         if problem is None:
             rows[row_id] = (*row[:2], *fixed, *row[7:])
         else:
-            rows[row_id] = (row[0], UNSUPPORTED, 0, 0, 0, 0, 0, *row[7:])
+            rows[row_id] = (row[0], UNSUPPORTED, 0, 0, 0, 0, 0, *row[7:10], 0, 0)
             failed[row_id] = problem
     if failed:
         for seq, row_id in enumerate(events.row_ids):

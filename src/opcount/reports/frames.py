@@ -133,8 +133,6 @@ def rows_frame(
     phase_ids[in_optimizer] = OPTIMIZER
     category_ids = op_ids.copy()
     category_ids[in_optimizer] = len(ops)
-    recompute = events.recompute_macs
-    recompute_macs = _int_column([recompute.get(i, 0) for i in range(len(events.rows))])
     data = {
         "seq": np.arange(n, dtype=np.int64),
         "op": _take_strings([o.op for o in ops], op_ids),
@@ -143,7 +141,7 @@ def rows_frame(
         "status": _take_strings(STATUSES, per_call("status")),
         "flops": per_call("flops"),
         "macs": per_call("macs"),
-        "recompute_macs": recompute_macs[row_ids],
+        "recompute_macs": per_call("recompute_macs"),
         "int_ops": per_call("int_ops"),
         "bytes_read": per_call("bytes_read"),
         "bytes_written": per_call("bytes_written"),
