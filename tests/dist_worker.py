@@ -98,6 +98,40 @@ def ddp(n: int, rank: int) -> dict[str, Any]:
     return out
 
 
+def step_meter(n: int, rank: int) -> dict[str, Any]:
+    """A DDP training loop under StepMeter: each rank meters its own steps (per-rank MFU)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    from opcount import StepMeter
+
+    model = DistributedDataParallel(mlp(32, 64, 32))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    torch.manual_seed(rank)
+    x = torch.randn(4, 32)
+    meter = StepMeter(model, peak_flops=1e12)
+    for _ in range(3):
+        with meter.step(samples=4):
+            model(x).sum().backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    with OpCounter(model, warn=False) as c:  # the same step, counted by hand
+        model(x).sum().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    steps = meter.steps
+    return {
+        "counted": [bool(v) for v in steps["counted"]],
+        "model_flops": [int(v) for v in steps["model_flops"]],
+        "mfu_exact": [
+            m == f / (t * 1e12)
+            for m, f, t in zip(steps["mfu"], steps["model_flops"], steps["time_s"])
+        ],
+        "counter_model_flops": c.model_flops,
+        "counter_comm_bytes": c.total_comm_bytes,
+        "phases": sorted(set(c.to_dataframe()["phase"])),
+    }
+
+
 def fsdp2(n: int, rank: int) -> dict[str, Any]:
     from torch.distributed.fsdp import fully_shard
 
@@ -209,6 +243,7 @@ def timeout(n: int, rank: int) -> dict[str, Any]:
 SCENARIOS = {
     "collectives": collectives,
     "ddp": ddp,
+    "step_meter": step_meter,
     "fsdp2": fsdp2,
     "fsdp1": fsdp1,
     "tensor_parallel": tensor_parallel,

@@ -79,8 +79,8 @@ def run_ranks(n: int, out: Path, only: str) -> list[dict[str, Any]]:
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(n)]
 
 
-ALL = "collectives,ddp,fsdp2,fsdp1,tensor_parallel,gathering,failing_rank,timeout"
-FOUR = "collectives,ddp,fsdp2,tensor_parallel,gathering,failing_rank"
+ALL = "collectives,ddp,step_meter,fsdp2,fsdp1,tensor_parallel,gathering,failing_rank,timeout"
+FOUR = "collectives,ddp,step_meter,fsdp2,tensor_parallel,gathering,failing_rank"
 
 
 @pytest.fixture(scope="module", params=[2, 4], ids=lambda n: f"{n}ranks")
@@ -181,6 +181,22 @@ def test_ddp_is_complete_and_all_reduces_the_gradients(world: Any) -> None:
         assert result["by_phase_comm"]["backward"] == 2 * (n - 1) * grad_bytes // n
         assert {(row[1], row[2]) for row in result["comm"]} == {("backward", "")}  # the root
         assert "comm sent" in result["table_header"][0]  # the printed table shows comm_bytes
+
+
+def test_step_meter_gives_each_rank_its_own_mfu(world: Any) -> None:
+    _, ranks = scenario(world, "step_meter")
+    forward = _mlp_macs(4, 32, 64, 32)  # the local batch of 4
+    # backward: both weight gradients (= forward) and the second layer's input gradient
+    # (4 x 64 x 32: the input x needs none)
+    backward = forward + 4 * 64 * 32
+    for result in ranks:
+        assert result["counted"] == [True, False, False]  # one signature: counted once
+        # the metered step's figures are those of the same step counted by hand
+        assert result["model_flops"] == [result["counter_model_flops"]] * 3
+        assert result["counter_model_flops"] == 2 * (forward + backward)
+        assert all(result["mfu_exact"])
+        assert result["phases"] == ["backward", "forward", "optimizer"]
+        assert result["counter_comm_bytes"] > 0  # DDP's gradient all-reduce on every rank
 
 
 def test_fsdp2_all_gathers_padded_shards(world: Any) -> None:
