@@ -177,15 +177,13 @@ class CountingMode(TorchDispatchMode):
             previous = activate(self.costs)  # this counter's costs, even inside another's
             try:
                 cost = fn(args, kwargs or _NO_KWARGS, out)  # type: ignore[misc]
-                if len(cost) == 2:
-                    flops, macs = cost
-                else:  # a collective's (flops, macs, comm_bytes): formulas/comm.py
-                    flops, macs, comm_bytes = cost  # type: ignore[misc]
+                flops, macs = cost
             except Exception as error:  # a formula must never break the user's run
                 status = UNSUPPORTED
                 self.formula_errors[seq] = f"{type(error).__name__}: {error}"
             else:
-                if type(cost) is not tuple:  # a RecomputedCost says how much it recomputed
+                if type(cost) is not tuple:  # a CostWith: a collective's or a recomputing kernel's
+                    comm_bytes = int(getattr(cost, "comm_bytes", 0))
                     recompute_macs = int(getattr(cost, "recompute_macs", 0))
                 if dtype in _INTEGER_DTYPES and not _any_float(inputs, out):
                     # integer arithmetic is counted, but kept apart from floating-point

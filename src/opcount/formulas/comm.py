@@ -1,8 +1,9 @@
 """Collectives (category ``comm``): the bytes this rank sends, and the adds of reductions.
 
-A collective's formula returns ``(flops, macs, comm_bytes)``; ``comm_bytes`` follows the
-bus-bandwidth model of nccl-tests (their PERFORMANCE.md), with ``S`` the bytes of the buffer the
-call really moves and ``n`` the size of the call's own process group (see docs/comm.md):
+A collective's formula returns a :class:`~.registry.CommCost`: ``(flops, macs)`` with
+``comm_bytes``, which follows the bus-bandwidth model of nccl-tests (their PERFORMANCE.md), with
+``S`` the bytes of the buffer the call really moves and ``n`` the size of the call's own process
+group (see docs/comm.md):
 
 - all-reduce ``2(n-1)/n * S``; all-gather ``(n-1)/n * S`` (S the output); reduce-scatter and
   all-to-all ``(n-1)/n * S`` (S the input); broadcast and reduce ``S``; send ``S``; recv 0;
@@ -19,11 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .registry import REGISTRY, CommFormulaFn
-
-CommCost = tuple[int, int, int]
-"""``(flops, macs, comm_bytes)`` of one collective call."""
-
+from .registry import REGISTRY, CommCost, Cost, FormulaFn
 
 # -- the model: pure functions of S (bytes), E (elements) and n (group size) -------------------
 
@@ -112,21 +109,23 @@ def _elements(value: Any) -> int:
 def c10d_all_reduce(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # allreduce_(Tensor[] tensors, ProcessGroup, ReduceOp, ...)
     n = group_size(args)
-    return ring_reduction_flops(_elements(args[0]), n), 0, all_reduce_bytes(_size(args[0]), n)
+    return CommCost(
+        ring_reduction_flops(_elements(args[0]), n), 0, all_reduce_bytes(_size(args[0]), n)
+    )
 
 
 def c10d_all_gather(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # allgather_(Tensor[][] outputs, Tensor[] inputs, pg) and _allgather_base_(output, input,
     # pg): the output is n inputs, padded shards included
     n = group_size(args)
-    return 0, 0, all_gather_bytes(n * _size(args[1]), n)
+    return CommCost(0, 0, all_gather_bytes(n * _size(args[1]), n))
 
 
 def c10d_reduce_scatter(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # reduce_scatter_(Tensor[] outputs, Tensor[][] inputs, pg, op) and the _base_/coalesced
     # forms: S is the input, n times the output
     n = group_size(args)
-    return (
+    return CommCost(
         ring_reduction_flops(_elements(args[1]), n),
         0,
         reduce_scatter_bytes(_size(args[1]), n),
@@ -135,46 +134,46 @@ def c10d_reduce_scatter(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any
 
 def c10d_all_to_all(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # alltoall_(Tensor[] outputs, Tensor[] inputs, pg) / alltoall_base_(output, input, pg, ...)
-    return 0, 0, all_to_all_bytes(_size(args[1]), group_size(args))
+    return CommCost(0, 0, all_to_all_bytes(_size(args[1]), group_size(args)))
 
 
 def c10d_broadcast(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # broadcast_(Tensor[] tensors, pg, root_rank, ...): S, as nccl-tests' busbw = algbw
-    return 0, 0, _size(args[0])
+    return CommCost(0, 0, _size(args[0]))
 
 
 def c10d_reduce(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # reduce_(Tensor[] tensors, pg, op, root_rank, ...): S, and a ring's share of the adds
     n = group_size(args)
-    return ring_reduction_flops(_elements(args[0]), n), 0, _size(args[0])
+    return CommCost(ring_reduction_flops(_elements(args[0]), n), 0, _size(args[0]))
 
 
 def c10d_send(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
-    return 0, 0, _size(args[0])
+    return CommCost(0, 0, _size(args[0]))
 
 
 def c10d_receive(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
-    return 0, 0, 0
+    return CommCost(0, 0, 0)
 
 
 def c10d_gather(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # gather_(Tensor[][] outputs, Tensor[] inputs, pg, root_rank): every rank but the root
     # sends its input; the root's own chunk stays put
     root = args[3]
-    return 0, 0, 0 if group_rank(args) == root else _size(args[1])
+    return CommCost(0, 0, 0 if group_rank(args) == root else _size(args[1]))
 
 
 def c10d_scatter(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # scatter_(Tensor[] outputs, Tensor[][] inputs, pg, root_rank): the root sends n-1 chunks
     root = args[3]
     if group_rank(args) != root:
-        return 0, 0, 0
-    return 0, 0, (group_size(args) - 1) * _size(args[0])
+        return CommCost(0, 0, 0)
+    return CommCost(0, 0, (group_size(args) - 1) * _size(args[0]))
 
 
 def no_data(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     """A barrier: synchronises, moves no payload (gloo's one-element all-reduce is not data)."""
-    return 0, 0, 0
+    return CommCost(0, 0, 0)
 
 
 # -- functional collectives (DTensor, torch.compile, funcol) --------------------------------
@@ -183,21 +182,21 @@ def no_data(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCos
 def functional_all_reduce(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # all_reduce(Tensor input, str reduce_op, group_name) and the coalesced / in-place forms
     n = group_size(args)
-    return ring_reduction_flops(_elements(args[0]), n), 0, all_reduce_bytes(_size(args[0]), n)
+    return CommCost(
+        ring_reduction_flops(_elements(args[0]), n), 0, all_reduce_bytes(_size(args[0]), n)
+    )
 
 
 def functional_all_gather(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # all_gather_into_tensor(Tensor input, int group_size, group_name)
     n = group_size(args)
-    return 0, 0, all_gather_bytes(n * _size(args[0]), n)
+    return CommCost(0, 0, all_gather_bytes(n * _size(args[0]), n))
 
 
-def functional_reduce_scatter(
-    args: Sequence[Any], kwargs: Mapping[str, Any], out: Any
-) -> CommCost:
+def functional_reduce_scatter(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # reduce_scatter_tensor(Tensor input, str reduce_op, int group_size, group_name)
     n = group_size(args)
-    return (
+    return CommCost(
         ring_reduction_flops(_elements(args[0]), n),
         0,
         reduce_scatter_bytes(_size(args[0]), n),
@@ -206,20 +205,20 @@ def functional_reduce_scatter(
 
 def functional_all_to_all(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
     # all_to_all_single(Tensor input, output_split_sizes, input_split_sizes, group_name)
-    return 0, 0, all_to_all_bytes(_size(args[0]), group_size(args))
+    return CommCost(0, 0, all_to_all_bytes(_size(args[0]), group_size(args)))
 
 
 def functional_broadcast(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
-    return 0, 0, _size(args[0])
+    return CommCost(0, 0, _size(args[0]))
 
 
-def fsdp_copy(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> CommCost:
+def fsdp_copy(args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> Cost:
     """FSDP2's packing ops (``all_gather_copy_in``, ``split_with_sizes_copy``, ``chunk_cat``):
     plain copies into or out of the collective's buffer; their bytes are measured."""
-    return 0, 0, 0
+    return 0, 0
 
 
-COMM_FORMULAS: dict[str, CommFormulaFn] = {
+COMM_FORMULAS: dict[str, FormulaFn] = {
     # c10d: one op per torch.distributed call
     "c10d.allreduce_": c10d_all_reduce,
     "c10d.allreduce_coalesced_": c10d_all_reduce,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union, cast
+from typing import Any, TypeVar, Union
 
 import torch
 from torch._ops import OpOverload, OpOverloadPacket
@@ -23,21 +23,37 @@ Cost = tuple[int, int]
 FormulaFn = Callable[[Sequence[Any], Mapping[str, Any], Any], Cost]
 """``fn(args, kwargs, out) -> (flops, macs)``."""
 
-CommFormulaFn = Callable[[Sequence[Any], Mapping[str, Any], Any], tuple[int, int, int]]
-"""A collective's ``fn(args, kwargs, out) -> (flops, macs, comm_bytes)`` (formulas/comm.py)."""
 
+class CostWith(tuple):  # type: ignore[type-arg]  # a Cost: unpacks as (flops, macs)
+    """The ``(flops, macs)`` of a call with the figures only some formulas give, each kept in
+    the rows' column of the same name: ``comm_bytes``, the bytes a collective sends, and
+    ``recompute_macs``, how many of ``macs`` repeat a product the model's math computed
+    already (fused attention backward recomputes the scores)."""
 
-class RecomputedCost(tuple):  # type: ignore[type-arg]  # a Cost: unpacks as (flops, macs)
-    """The ``(flops, macs)`` of a kernel that recomputes part of its own work (fused attention
-    backward recomputes the scores), with ``recompute_macs``: how many of ``macs`` repeat a
-    product the model's math computed already. The rows keep it as ``recompute_macs``."""
-
+    comm_bytes: int
     recompute_macs: int
 
-    def __new__(cls, flops: int, macs: int, recompute_macs: int) -> RecomputedCost:
+    def __new__(
+        cls, flops: int, macs: int, *, comm_bytes: int = 0, recompute_macs: int = 0
+    ) -> CostWith:
         cost = super().__new__(cls, (flops, macs))
+        cost.comm_bytes = comm_bytes
         cost.recompute_macs = recompute_macs
         return cost
+
+
+class RecomputedCost(CostWith):
+    """The cost of a kernel that recomputes part of its own work: ``recompute_macs`` of it."""
+
+    def __new__(cls, flops: int, macs: int, recompute_macs: int) -> RecomputedCost:
+        return super().__new__(cls, flops, macs, recompute_macs=recompute_macs)  # type: ignore[return-value]
+
+
+class CommCost(CostWith):
+    """The cost of a collective: its reduction FLOPs, no MACs, and the ``comm_bytes`` it sends."""
+
+    def __new__(cls, flops: int, macs: int, comm_bytes: int) -> CommCost:
+        return super().__new__(cls, flops, macs, comm_bytes=comm_bytes)  # type: ignore[return-value]
 
 
 CATEGORIES = (
@@ -147,7 +163,7 @@ class Registry:
     def add_by_name(
         self,
         name: str,
-        fn: FormulaFn | CommFormulaFn,
+        fn: FormulaFn,
         category: str,
         *,
         reads_values: bool = True,
@@ -157,8 +173,7 @@ class Registry:
         check_category(category)
         if name in self._by_name:
             raise OpCountError(f"a formula for {name} is already registered")
-        # a collective's three values are told apart by their count where the mode reads them
-        self._by_name[name] = Formula(cast(FormulaFn, fn), category, reads_values)
+        self._by_name[name] = Formula(fn, category, reads_values)
 
     def __contains__(self, key: object) -> bool:
         return key in self._formulas
