@@ -241,9 +241,9 @@ def module_ancestors(path: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)] + [""]
 
 
-def _ancestors(name: str, known: set[str]) -> list[str]:
-    """The module paths enclosing ``name`` that ran; names outside the root's tree
-    (``<outside>``, ``<Linear>`` roots) are not under ``""``."""
+def enclosing_modules(name: str, known: set[str]) -> list[str]:
+    """The module paths enclosing ``name`` that ran (in ``known``); names outside the root's
+    tree (``<outside>``, ``<Linear>`` roots) are not under ``""``."""
     outside_root = name.startswith("<")
     return [p for p in module_ancestors(name) if p in known and not (p == "" and outside_root)]
 
@@ -297,7 +297,7 @@ def by_module(
             values[f"{p}_{metric}"] = int(value)
     inclusive = {n: dict(v) for n, v in self_values.items()}
     for name, values in self_values.items():
-        for parent in _ancestors(name, known):
+        for parent in enclosing_modules(name, known):
             target = inclusive[parent]
             for column, value in values.items():
                 target[column] += value
@@ -354,7 +354,7 @@ def _tree_order(names: list[str], first_seen: dict[str, int]) -> list[str]:
     known = set(names)
     children: dict[str | None, list[str]] = {}
     for name in names:
-        parents = _ancestors(name, known)
+        parents = enclosing_modules(name, known)
         children.setdefault(parents[0] if parents else None, []).append(name)
     order: list[str] = []
 

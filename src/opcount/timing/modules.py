@@ -14,14 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.tracker import PHASES
-from ..reports.frames import module_ancestors
-
-
-def _enclosing(name: str, known: set[str]) -> list[str]:
-    """The paths enclosing ``name`` that ran (names outside the root's tree, ``<outside>``
-    and other roots, are not under ``""``), as ``by_module`` encloses them."""
-    outside_root = name.startswith("<")
-    return [p for p in module_ancestors(name) if p in known and not (p == "" and outside_root)]
+from ..reports.frames import enclosing_modules
 
 
 def share_column(column: str) -> str:
@@ -54,7 +47,7 @@ def module_times(
     subtree = {name: {phase: list(parts) for phase, parts in by_phase.items()}
                for name, by_phase in own.items()}  # fmt: skip
     for name, by_phase in own.items():
-        for parent in _enclosing(name, known):
+        for parent in enclosing_modules(name, known):
             for phase, parts in by_phase.items():
                 subtree[parent][phase].extend(parts)
     total = _fsum(rows[column].to_numpy(dtype=np.float64))

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..format import format_bytes, format_compute, format_count, format_params
+from ..frames import module_ancestors
 
 SCHEMA = 1
 """Version of the embedded payload."""
@@ -63,10 +64,7 @@ def phases_of(rows: pd.DataFrame) -> list[str]:
 
 def _ancestors(name: str) -> list[str]:
     """``"a.b.c"`` -> ``["a.b", "a", ""]``; names such as ``<outside>`` have none."""
-    if name == "" or name.startswith("<"):
-        return []
-    parts = name.split(".")
-    return [".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)] + [""]
+    return [] if name.startswith("<") else module_ancestors(name)
 
 
 def module_tree(
